@@ -1,0 +1,3 @@
+from pynchy_cli.cli.main import run
+
+run()

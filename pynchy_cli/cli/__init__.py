@@ -1,0 +1,1 @@
+"""Typer apps only: parse arguments, call core, render with rich."""

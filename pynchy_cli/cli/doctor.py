@@ -1,0 +1,29 @@
+"""`pynchy doctor`: check this installation and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import typer
+
+from pynchy_cli.cli.common import JSON_OPTION, context
+from pynchy_cli.cli.output import console, emit_json
+from pynchy_cli.core.doctor import run_checks
+
+
+def doctor(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Check Python, config, database, container runtime, agent image and model."""
+    checks = run_checks(context(ctx))
+    failed = [c for c in checks if not c.ok and c.required]
+    if as_json:
+        emit_json([c.as_dict() for c in checks])
+    else:
+        for check in checks:
+            mark = "ok" if check.ok else ("FAIL" if check.required else "warn")
+            style = "green" if check.ok else ("red" if check.required else "yellow")
+            line = f"[{style}]{mark:>4}[/{style}]  {check.name:<9} {check.detail}"
+            if check.fix:
+                line += f"\n            fix: {check.fix}"
+            console.print(line, markup=True, soft_wrap=True)
+        if failed:
+            console.print(f"{len(failed)} problem(s) found.")
+    if failed:
+        raise typer.Exit(1)

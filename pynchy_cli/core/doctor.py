@@ -1,0 +1,96 @@
+"""Health checks: each says what is wrong and how to fix it in one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from pynchy_cli.core.context import Context
+from pynchy_cli.core.errors import PynchyError
+from pynchy_cli.core.models import choose_model
+from pynchy_cli.core.runtimes.detect import find_engine
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    required: bool = True  # a failing optional check warns but does not fail doctor
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _python(_: Context) -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    # pynchy itself refuses to install below 3.11, so reaching here means it is new enough.
+    return Check("python", True, f"Python {version} at {sys.executable}")
+
+
+def _config(c: Context) -> Check:
+    _ = c.settings  # raises ConfigError with its own hint
+    where = c.paths.config_file if c.paths.config_file.exists() else "defaults (no config.toml)"
+    return Check("config", True, f"valid: {where}")
+
+
+def _database(c: Context) -> Check:
+    _ = c.db  # opens and migrates, or raises with a hint
+    return Check("database", True, f"{c.paths.database} (WAL, migrations current)")
+
+
+def _runtime(c: Context) -> Check:
+    settings = c.settings
+    if settings.runtime == "process":
+        ok = settings.allow_process_runtime
+        return Check(
+            "runtime",
+            ok,
+            "process runtime (no isolation)" + ("" if ok else " is not allowed"),
+            None if ok else "Set allow_process_runtime = true (development only) or use podman",
+        )
+    engine = find_engine(settings.container_socket, settings.runtime)
+    return Check("runtime", True, f"{engine.kind} at {engine.url}")
+
+
+def _image(c: Context) -> Check:
+    from pynchy_cli.core.runtimes.images import image_exists
+
+    settings = c.settings
+    if settings.runtime == "process":
+        return Check("image", True, "not needed by the process runtime", required=False)
+    engine = find_engine(settings.container_socket, settings.runtime)
+    if image_exists(engine, settings.image):
+        return Check("image", True, settings.image)
+    return Check("image", False, f"{settings.image} is not built", "Run: pynchy agent image build")
+
+
+def _model(c: Context) -> Check:
+    choice = choose_model(c.settings)
+    who = f" (account {choice.account})" if choice.account else ""
+    return Check("model", True, f"{choice.spec}{who}")
+
+
+CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
+    ("python", _python),
+    ("config", _config),
+    ("database", _database),
+    ("runtime", _runtime),
+    ("image", _image),
+    ("model", _model),
+]
+
+
+def run_checks(c: Context) -> list[Check]:
+    results: list[Check] = []
+    for name, fn in CHECKS:
+        if name == "image" and not results[-1].ok:
+            results.append(Check(name, False, "not checked: no container runtime", required=False))
+            continue
+        try:
+            results.append(fn(c))
+        except PynchyError as exc:
+            results.append(Check(name, False, exc.message, exc.hint))
+    return results

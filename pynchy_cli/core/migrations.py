@@ -1,0 +1,173 @@
+"""Numbered schema migrations, recorded in `_sqlite_migrations` and applied on open.
+
+Never edit an applied migration: add the next number.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+MIGRATIONS = Migrations("pynchy")
+
+
+@MIGRATIONS(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    db["groups"].create(
+        {
+            "id": int,
+            "name": str,
+            "folder": str,
+            "admin": int,
+            "trigger": str,
+            "model": str,
+            "account": str,
+            "network": int,
+            "channel": str,
+            "chat_id": str,
+            "session_id": str,
+            "last_answered_id": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"name", "folder", "created_at"},
+        defaults={"admin": 0, "network": 0, "last_answered_id": 0, "channel": "terminal"},
+    )
+    db["groups"].create_index(["name"], unique=True)
+
+    db["messages"].create(
+        {
+            "id": int,
+            "group_id": int,
+            "channel": str,
+            "platform_id": str,
+            "sender": str,
+            "sender_kind": str,  # person | assistant | system | host
+            "content": str,
+            "run_id": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"group_id", "sender", "sender_kind", "content", "created_at"},
+        foreign_keys=[("group_id", "groups", "id")],
+    )
+    db["messages"].create_index(["group_id", "id"])
+    db["messages"].create_index(["channel", "platform_id"], unique=True)
+
+    db["sessions"].create(
+        {"id": str, "group_id": int, "history": str, "created_at": str, "updated_at": str},
+        pk="id",
+        not_null={"group_id", "history", "created_at"},
+        foreign_keys=[("group_id", "groups", "id")],
+    )
+
+    db["runs"].create(
+        {
+            "id": str,
+            "group_id": int,
+            "status": str,  # queued | running | succeeded | failed | stopped | timeout
+            "model": str,
+            "account": str,
+            "runtime": str,
+            "container": str,
+            "session_id": str,
+            "prompt": str,
+            "system_prompt": str,
+            "result": str,
+            "error": str,
+            "input_tokens": int,
+            "output_tokens": int,
+            "cost_usd": float,
+            "task_id": int,
+            "pid": int,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"group_id", "status", "started_at"},
+        defaults={"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+        foreign_keys=[("group_id", "groups", "id")],
+    )
+    db["runs"].create_index(["group_id", "started_at"])
+    db["runs"].create_index(["status"])
+
+    db["run_events"].create(
+        {"id": int, "run_id": str, "seq": int, "kind": str, "data": str, "created_at": str},
+        pk="id",
+        not_null={"run_id", "seq", "kind", "data", "created_at"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["run_events"].create_index(["run_id", "seq"], unique=True)
+
+    db["tasks"].create(
+        {
+            "id": int,
+            "group_id": int,
+            "name": str,
+            "prompt": str,
+            "kind": str,  # cron | interval | once
+            "spec": str,
+            "status": str,  # active | paused | cancelled | done
+            "next_run_at": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"group_id", "prompt", "kind", "spec", "status", "created_at"},
+        foreign_keys=[("group_id", "groups", "id")],
+    )
+    db["tasks"].create_index(["status", "next_run_at"])
+
+    db["task_runs"].create(
+        {
+            "id": int,
+            "task_id": int,
+            "due_at": str,
+            "run_id": str,
+            "status": str,  # claimed | succeeded | failed
+            "error": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"task_id", "due_at", "status", "started_at"},
+        foreign_keys=[("task_id", "tasks", "id")],
+    )
+    # One row per (task, due time): the claim that makes each due run happen once.
+    db["task_runs"].create_index(["task_id", "due_at"], unique=True)
+
+    db["accounts"].create(
+        {"name": str, "provider": str, "note": str, "created_at": str},
+        pk="name",
+        not_null={"provider", "created_at"},
+    )
+
+    db["approvals"].create(
+        {
+            "id": str,
+            "run_id": str,
+            "group_id": int,
+            "tool": str,
+            "arguments": str,
+            "status": str,  # pending | approved | denied | expired
+            "decided_by": str,
+            "created_at": str,
+            "decided_at": str,
+        },
+        pk="id",
+        not_null={"group_id", "tool", "status", "created_at"},
+    )
+
+    db["audit"].create(
+        {
+            "id": int,
+            "at": str,
+            "run_id": str,
+            "group_id": int,
+            "action": str,
+            "decision": str,  # allowed | denied | approved | refused
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "action", "decision"},
+    )
+    db["audit"].create_index(["run_id"])

@@ -1,0 +1,1 @@
+"""Container runtimes: podman, docker, and the unisolated `process` runtime for development."""
