@@ -1,0 +1,5 @@
+import sys
+
+from pynchy_agent.runner import main
+
+sys.exit(main())
