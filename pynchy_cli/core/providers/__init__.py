@@ -1,0 +1,1 @@
+"""Model cores on the host: they hold the credentials and speak to the providers."""

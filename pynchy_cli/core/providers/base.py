@@ -1,0 +1,54 @@
+"""The host-side model core interface.
+
+Containers send provider-neutral model requests (see pynchy_cli.protocol); a ModelCore
+turns one into a call to its provider, with the account's real credentials, and answers
+in the same neutral format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+        }
+
+
+@dataclass
+class ModelResult:
+    content: list[dict[str, Any]]  # neutral blocks: text, thinking, tool_use
+    stop_reason: str  # one of protocol.STOP_REASONS
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""  # the model that answered, as the provider named it
+    cost_usd: float = 0.0
+
+
+class ModelCore(Protocol):
+    provider: str
+    model: str
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_tokens: int,
+    ) -> ModelResult:
+        """One model turn. Raise UnavailableError (with a hint) when the provider fails."""
+
+    async def aclose(self) -> None:
+        """Release clients."""
