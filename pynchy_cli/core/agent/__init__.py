@@ -1,0 +1,1 @@
+"""One agent run, host side: prompt, socket, container, transcript."""

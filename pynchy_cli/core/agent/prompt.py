@@ -1,0 +1,46 @@
+"""The system prompt the host gives a run, recorded with the run for `agent trace`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pynchy_cli.core.groups import MEMORY_FILE, Group
+from pynchy_cli.protocol import GLOBAL_MEMORY, WORKSPACE
+
+_MAX_MEMORY = 20_000  # characters of each memory file put in the prompt
+
+
+def _read_memory(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text if len(text) <= _MAX_MEMORY else text[:_MAX_MEMORY] + "\n[... memory cut]"
+
+
+def system_prompt(
+    assistant_name: str,
+    group: Group,
+    global_memory_dir: Path,
+    tool_names: list[str],
+    now: datetime | None = None,
+) -> str:
+    now = now or datetime.now().astimezone()
+    parts = [
+        f"You are {assistant_name}, a personal assistant. You are answering in the group "
+        f'"{group.name}".',
+        f"Current time: {now.isoformat(timespec='minutes')}.",
+        f"Your workspace is {WORKSPACE}: files you create there persist between runs. "
+        f"Your memory file is {WORKSPACE}/{MEMORY_FILE}: keep durable facts there. "
+        f"Shared global memory, read-only, is at {GLOBAL_MEMORY}.",
+        "Your final answer is sent to the group; use send_message for messages before that.",
+        "Tools: " + ", ".join(tool_names) + ".",
+    ]
+    global_text = _read_memory(global_memory_dir / MEMORY_FILE)
+    if global_text.strip():
+        parts.append(f"<global_memory>\n{global_text.strip()}\n</global_memory>")
+    group_text = _read_memory(group.path / MEMORY_FILE)
+    if group_text.strip():
+        parts.append(f"<group_memory>\n{group_text.strip()}\n</group_memory>")
+    return "\n\n".join(parts)
