@@ -109,7 +109,12 @@ def check_block(block: Any) -> dict[str, Any]:
         _require(isinstance(block.get("id"), str), "tool_use needs an id")
         _require(isinstance(block.get("name"), str), "tool_use needs a name")
         _require(isinstance(block.get("input"), dict), "tool_use input must be an object")
-        return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": block["input"]}
+        return {
+            "type": "tool_use",
+            "id": block["id"],
+            "name": block["name"],
+            "input": block["input"],
+        }
     _require(isinstance(block.get("tool_use_id"), str), "tool_result needs tool_use_id")
     content = block.get("content", "")
     _require(isinstance(content, str), "tool_result content must be a string")
@@ -139,12 +144,17 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
 def check_model_request(body: dict[str, Any]) -> dict[str, Any]:
     """A ModelRequest: {"messages": [...], "tools": [names], "max_tokens": int}."""
     tools = body.get("tools", [])
-    _require(isinstance(tools, list) and all(isinstance(t, str) for t in tools),
-             "tools must be a list of tool names")
+    _require(
+        isinstance(tools, list) and all(isinstance(t, str) for t in tools),
+        "tools must be a list of tool names",
+    )
     max_tokens = body.get("max_tokens", 4096)
     _require(isinstance(max_tokens, int) and 0 < max_tokens <= 64_000, "bad max_tokens")
-    return {"messages": check_messages(body.get("messages")), "tools": tools,
-            "max_tokens": max_tokens}
+    return {
+        "messages": check_messages(body.get("messages")),
+        "tools": tools,
+        "max_tokens": max_tokens,
+    }
 
 
 def check_event(body: dict[str, Any]) -> dict[str, Any]:
@@ -155,8 +165,9 @@ def check_event(body: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "data": data}
 
 
-def tool_spec(name: str, description: str, properties: dict[str, Any],
-              required: list[str] | None = None) -> dict[str, Any]:
+def tool_spec(
+    name: str, description: str, properties: dict[str, Any], required: list[str] | None = None
+) -> dict[str, Any]:
     """A tool the model can call, as JSON Schema (the format both providers take)."""
     return {
         "name": name,

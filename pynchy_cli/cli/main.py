@@ -10,7 +10,18 @@ import typer
 from typer.core import TyperGroup
 
 from pynchy_cli import __version__
-from pynchy_cli.cli import agent, backlog, config, deploy, doctor, groups, plugin, tasks
+from pynchy_cli.cli import (
+    agent,
+    backlog,
+    chat,
+    config,
+    deploy,
+    doctor,
+    groups,
+    plugin,
+    serve,
+    tasks,
+)
 from pynchy_cli.cli.output import err_console
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import ExitCode, PynchyError
@@ -71,6 +82,8 @@ app.add_typer(agent.app, name="agent")
 app.add_typer(plugin.app, name="plugin")
 app.add_typer(backlog.app, name="backlog")
 app.add_typer(deploy.app, name="deploy")
+app.command("serve")(serve.serve)
+app.command("chat")(chat.chat)
 app.add_typer(groups.app, name="groups")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(config.app, name="config")

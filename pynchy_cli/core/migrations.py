@@ -171,3 +171,23 @@ def m0001_initial(db: Database) -> None:
         not_null={"at", "action", "decision"},
     )
     db["audit"].create_index(["run_id"])
+
+
+@MIGRATIONS(name="0002_outbound_ledger")
+def m0002_outbound_ledger(db: Database) -> None:
+    # One row per reply a run produced: the key makes a retried delivery a no-op.
+    db["outbound"].create(
+        {
+            "key": str,  # <run id>:<answer number>
+            "run_id": str,
+            "group_id": int,
+            "channel": str,
+            "message_id": int,
+            "watermark": int,  # the last inbound message this reply answers
+            "created_at": str,
+            "sent_at": str,  # set once the channel took it; null rows are resent on start
+        },
+        pk="key",
+        not_null={"run_id", "group_id", "created_at"},
+    )
+    db["messages"].add_column("reply_to", int)  # for assistant replies: the watermark

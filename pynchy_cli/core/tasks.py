@@ -39,7 +39,8 @@ def parse_interval(spec: str) -> int:
 def next_run(kind: str, spec: str, after: datetime | None = None) -> datetime | None:
     after = after or _now()
     if kind == "cron":
-        return croniter(spec, after).get_next(datetime)
+        # Cron expressions mean the machine's local time, as in crontab.
+        return croniter(spec, after.astimezone()).get_next(datetime).astimezone(UTC)
     if kind == "interval":
         return after + timedelta(seconds=parse_interval(spec))
     return None

@@ -1,0 +1,1 @@
+"""`pynchy serve`: channels in, router, per-group queue, agent runs, replies out."""

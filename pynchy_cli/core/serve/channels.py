@@ -1,0 +1,58 @@
+"""Channels carry messages between people and pynchy. The terminal channel is built in
+(its clients are `pynchy chat` and the local API); others come from plugins."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pynchy_cli.core.groups import Group
+
+
+class ChannelHost(Protocol):
+    """What a channel may call on the service."""
+
+    async def receive(
+        self,
+        group: Group,
+        sender: str,
+        content: str,
+        *,
+        channel: str,
+        platform_id: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Store (committed) and route a message; returns (message, queued)."""
+
+
+class Channel(Protocol):
+    name: str
+
+    async def start(self, host: ChannelHost) -> None:
+        """Connect and begin handing received messages to host.receive."""
+
+    async def send(self, group: Group, text: str, *, key: str, kind: str) -> None:
+        """Deliver text to the group's chat. `key` is unique per reply, for idempotent
+        retries; `kind` is assistant or host (render host notices visibly apart)."""
+
+    async def typing(self, group: Group, active: bool) -> None:
+        """Show or clear a typing indicator while an agent runs."""
+
+    async def stop(self) -> None:
+        """Disconnect."""
+
+
+class TerminalChannel:
+    """Replies are already stored and published on the bus; `pynchy chat` reads them."""
+
+    name = "terminal"
+
+    async def start(self, host: ChannelHost) -> None:
+        return None
+
+    async def send(self, group: Group, text: str, *, key: str, kind: str) -> None:
+        return None
+
+    async def typing(self, group: Group, active: bool) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None

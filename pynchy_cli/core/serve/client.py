@@ -1,0 +1,82 @@
+"""A client of the local API (used by `pynchy chat`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from pynchy_cli.core.errors import NotFoundError, UnavailableError, UsageError
+from pynchy_cli.core.paths import Paths
+
+START_HINT = "Start it with: pynchy serve"
+
+
+class ApiClient:
+    def __init__(self, base_url: str, token: str, unix_socket: str | None = None):
+        connector = aiohttp.UnixConnector(path=unix_socket) if unix_socket else None
+        self.base = "http://localhost" if unix_socket else base_url.rstrip("/")
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+        )
+        self.where = f"unix:{unix_socket}" if unix_socket else base_url
+
+    @classmethod
+    def for_paths(cls, paths: Paths, base_url: str, unix_socket: str | None = None) -> ApiClient:
+        try:
+            token = paths.api_token_file.read_text().strip()
+        except FileNotFoundError:
+            raise UnavailableError(
+                f"pynchy serve has not run here (no API token at {paths.api_token_file})",
+                START_HINT,
+            ) from None
+        return cls(base_url, token, unix_socket)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            async with self.session.request(method, self.base + path, **kwargs) as resp:
+                data = await resp.json(content_type=None)
+                if resp.status == 401:
+                    raise UnavailableError("the API refused our token", "Restart pynchy serve")
+                if resp.status == 404:
+                    raise NotFoundError(data.get("error", "not found").rstrip("."))
+                if resp.status >= 400:
+                    raise UsageError(data.get("error", f"HTTP {resp.status}").rstrip("."))
+                return data
+        except aiohttp.ClientConnectionError:
+            raise UnavailableError(
+                f"cannot reach pynchy serve at {self.where}", START_HINT
+            ) from None
+
+    async def status(self) -> dict[str, Any]:
+        return await self._json("GET", "/status")
+
+    async def send(self, group: str, text: str, sender: str = "you") -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/groups/{group}/messages", json={"text": text, "sender": sender}
+        )
+
+    async def messages(self, group: str, after: int = 0) -> dict[str, Any]:
+        return await self._json("GET", f"/groups/{group}/messages", params={"after": after})
+
+    async def events(self, group: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        params = {"group": group} if group else {}
+        try:
+            async with self.session.get(self.base + "/events", params=params) as resp:
+                if resp.status == 401:
+                    raise UnavailableError("the API refused our token", "Restart pynchy serve")
+                async for raw in resp.content:
+                    line = raw.decode().strip()
+                    if line.startswith("data: "):
+                        yield json.loads(line[6:])
+        except aiohttp.ClientConnectionError:
+            raise UnavailableError(
+                f"cannot reach pynchy serve at {self.where}", START_HINT
+            ) from None

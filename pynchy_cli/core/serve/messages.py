@@ -1,0 +1,180 @@
+"""Messages in and out: stored first, idempotent, with the reply ledger.
+
+Sender kinds: `person` (people on a channel), `assistant` (the agent's replies),
+`system` (harness turns both the model and the person see) and `host` (pynchy's own
+notices: shown to the person, never put in a model's context).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from pynchy_cli.core.db import utcnow
+from pynchy_cli.core.errors import UsageError
+from pynchy_cli.core.groups import Group
+
+SENDER_KINDS = ("person", "assistant", "system", "host")
+CONTEXT_KINDS = ("person", "system")  # what goes into a model's prompt
+RESET_WORDS = ("reset", "new session", "start over", "/reset", "/new")
+MAX_MESSAGE_CHARS = 32_000
+
+
+def store_message(
+    db: Database,
+    group: Group,
+    sender: str,
+    content: str,
+    *,
+    sender_kind: str = "person",
+    channel: str | None = None,
+    platform_id: str | None = None,
+    run_id: str | None = None,
+    reply_to: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store a message (committed on return). Returns (row, created); a platform id seen
+    before returns the stored row and created=False, so redelivery is harmless."""
+    if sender_kind not in SENDER_KINDS:
+        raise UsageError(f"unknown sender kind {sender_kind!r}")
+    if not content.strip():
+        raise UsageError("empty message", "Type something")
+    if len(content) > MAX_MESSAGE_CHARS:
+        raise UsageError(f"message longer than {MAX_MESSAGE_CHARS} characters", "Split it")
+    channel = channel or group.channel
+    if platform_id is not None:
+        seen = list(
+            db["messages"].rows_where("channel = ? and platform_id = ?", [channel, platform_id])
+        )
+        if seen:
+            return seen[0], False
+    table = db["messages"]
+    table.insert(
+        {
+            "group_id": group.id,
+            "channel": channel,
+            "platform_id": platform_id,
+            "sender": sender[:200],
+            "sender_kind": sender_kind,
+            "content": content,
+            "run_id": run_id,
+            "reply_to": reply_to,
+            "created_at": utcnow(),
+        }
+    )
+    return db["messages"].get(table.last_pk), True
+
+
+def addressed(group: Group, content: str, assistant_name: str) -> bool:
+    """Admin groups answer everything; others only when the trigger word appears."""
+    if group.admin:
+        return True
+    trigger = group.trigger or f"@{assistant_name}"
+    pattern = r"(?<![\w@])" + re.escape(trigger) + r"(?!\w)"
+    return re.search(pattern, content, re.IGNORECASE) is not None
+
+
+def strip_trigger(group: Group, content: str, assistant_name: str) -> str:
+    trigger = group.trigger or f"@{assistant_name}"
+    return re.sub(re.escape(trigger), "", content, flags=re.IGNORECASE).strip(" ,:")
+
+
+def is_reset(group: Group, content: str, assistant_name: str) -> bool:
+    text = strip_trigger(group, content, assistant_name).strip().lower().rstrip(".!")
+    return text in RESET_WORDS
+
+
+def unanswered(db: Database, group: Group) -> list[dict[str, Any]]:
+    """Context messages after the group's cursor, oldest first."""
+    return list(
+        db.query(
+            "select * from messages where group_id = ? and id > ? and sender_kind in"
+            " ('person', 'system') order by id",
+            [group.id, group.last_answered_id],
+        )
+    )
+
+
+def format_prompt(messages: list[dict[str, Any]]) -> str:
+    """Every message since the agent last answered, with time and sender."""
+    lines = []
+    for m in messages:
+        when = datetime.fromisoformat(m["created_at"]).astimezone()
+        lines.append(f"[{when:%Y-%m-%d %H:%M}] {m['sender']}: {m['content']}")
+    return "\n".join(lines)
+
+
+def messages_after(
+    db: Database, group: Group, after_id: int = 0, limit: int = 200
+) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "select id, sender, sender_kind, content, run_id, reply_to, created_at from messages"
+            " where group_id = ? and id > ? order by id limit ?",
+            [group.id, after_id, limit],
+        )
+    )
+
+
+def record_reply(
+    db: Database, group: Group, run_id: str, number: int, text: str, watermark: int, sender: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """Store an agent's reply and its ledger row in one transaction. Returns (message,
+    created); a key already in the ledger stores nothing. The cursor moves later, in
+    mark_delivered, once the channel has taken the reply."""
+    key = f"{run_id}:{number}"
+    with db.atomic():
+        if list(db.query("select key from outbound where key = ?", [key])):
+            return None, False
+        table = db["messages"]
+        table.insert(
+            {
+                "group_id": group.id,
+                "channel": group.channel,
+                "sender": sender,
+                "sender_kind": "assistant",
+                "content": text,
+                "run_id": run_id,
+                "reply_to": watermark,
+                "created_at": utcnow(),
+            }
+        )
+        message_id = table.last_pk
+        db["outbound"].insert(
+            {
+                "key": key,
+                "run_id": run_id,
+                "group_id": group.id,
+                "channel": group.channel,
+                "message_id": message_id,
+                "watermark": watermark,
+                "created_at": utcnow(),
+            }
+        )
+    return db["messages"].get(message_id), True
+
+
+def mark_delivered(db: Database, key: str) -> None:
+    """The channel took the reply: close its ledger row and move the group's cursor."""
+    with db.atomic():
+        row = db["outbound"].get(key)
+        db["outbound"].update(key, {"sent_at": utcnow()})
+        advance_cursor(db, row["group_id"], row["watermark"])
+
+
+def undelivered(db: Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "select outbound.*, messages.content from outbound join messages on"
+            " messages.id = outbound.message_id where outbound.sent_at is null order by created_at"
+        )
+    )
+
+
+def advance_cursor(db: Database, group_id: int, watermark: int) -> None:
+    db.execute(
+        "update groups set last_answered_id = max(last_answered_id, ?) where id = ?",
+        [watermark, group_id],
+    )

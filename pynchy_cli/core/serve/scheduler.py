@@ -1,0 +1,131 @@
+"""Runs due tasks exactly once, across restarts and while long runs are going.
+
+A due task is claimed by inserting (task, due time) into task_runs, whose unique index
+makes a second claim impossible; the claim and the task's next due time are written in
+one transaction. Claims a crash left unfinished are run again, once, on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pynchy_cli.core import tasks
+from pynchy_cli.core.db import utcnow
+from pynchy_cli.core.serve.worker import TaskJob
+
+if TYPE_CHECKING:
+    from pynchy_cli.core.serve.service import Service
+
+log = logging.getLogger("pynchy.scheduler")
+
+TICK = 1.0  # seconds between looks at the tasks table (tasks may be added by other processes)
+
+
+class Scheduler:
+    def __init__(self, service: Service):
+        self.service = service
+        self.db = service.db
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        for row in self.db.query(
+            "select task_runs.id, task_runs.task_id, tasks.prompt, tasks.group_id from task_runs"
+            " join tasks on tasks.id = task_runs.task_id where task_runs.status = 'claimed'"
+        ):
+            self._hand_over(row["group_id"], TaskJob(row["task_id"], row["id"], row["prompt"]))
+        self._task = asyncio.create_task(self._loop(), name="scheduler")
+
+    def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except sqlite3.OperationalError as exc:  # a busy database: try again next tick
+                log.warning("scheduler tick failed: %s", exc)
+            await asyncio.sleep(TICK)
+
+    def tick(self, now: datetime | None = None) -> int:
+        now = now or datetime.now(UTC)
+        due = list(
+            self.db.query(
+                "select * from tasks where status = 'active' and next_run_at <= ?"
+                " order by next_run_at",
+                [now.isoformat(timespec="microseconds")],
+            )
+        )
+        claimed = 0
+        for task in due:
+            job = self._claim(task, now)
+            if job:
+                claimed += 1
+                self._hand_over(task["group_id"], job)
+        return claimed
+
+    def _claim(self, task: dict[str, Any], now: datetime) -> TaskJob | None:
+        due_at = task["next_run_at"]
+        if task["kind"] == "once":
+            updates: dict[str, Any] = {"status": "done"}
+        else:
+            # Runs missed while serve was down collapse into this one.
+            nxt = tasks.next_run(task["kind"], task["spec"], now)
+            updates = {"next_run_at": nxt.isoformat(timespec="microseconds")}
+        try:
+            with self.db.atomic():
+                self.db["task_runs"].insert(
+                    {
+                        "task_id": task["id"],
+                        "due_at": due_at,
+                        "status": "claimed",
+                        "started_at": utcnow(),
+                    }
+                )
+                task_run_id = self.db["task_runs"].last_pk
+                self.db["tasks"].update(task["id"], updates)
+        except sqlite3.IntegrityError:
+            return None  # already claimed
+        log.info("task due task=%s group=%s due=%s", task["id"], task["group_id"], due_at)
+        return TaskJob(task["id"], task_run_id, task["prompt"])
+
+    def _hand_over(self, group_id: int, job: TaskJob) -> None:
+        group = self.service.group_by_id(group_id)
+        self.service.worker(group).add_task(job)
+
+    def finish(self, task_run_id: int, run_id: str | None, status: str, error: str | None) -> None:
+        with contextlib.suppress(Exception):
+            self.db["task_runs"].update(
+                task_run_id,
+                {"status": status, "run_id": run_id, "error": error, "finished_at": utcnow()},
+            )
+
+    def status(self) -> dict[str, Any]:
+        active = tasks.list_tasks(self.db)
+        last = {
+            r["task_id"]: r
+            for r in self.db.query(
+                "select task_id, status, due_at, finished_at, run_id, error from task_runs"
+                " where id in (select max(id) from task_runs group by task_id)"
+            )
+        }
+        return {
+            "tasks": [
+                {
+                    "id": t["id"],
+                    "group": t["group_name"],
+                    "name": t["name"],
+                    "kind": t["kind"],
+                    "spec": t["spec"],
+                    "status": t["status"],
+                    "next_run_at": t["next_run_at"],
+                    "last_run": last.get(t["id"]),
+                }
+                for t in active
+            ]
+        }

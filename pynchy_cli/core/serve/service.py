@@ -1,0 +1,221 @@
+"""The long-running service: channels in, router, group workers, scheduler, replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pynchy_cli.core.agent import store
+from pynchy_cli.core.context import Context
+from pynchy_cli.core.db import utcnow
+from pynchy_cli.core.groups import Group, add_group, get_group_by_id, list_groups, update_group
+from pynchy_cli.core.runtimes.select import get_runtime
+from pynchy_cli.core.serve import messages as msgs
+from pynchy_cli.core.serve.bus import Bus
+from pynchy_cli.core.serve.channels import Channel, TerminalChannel
+from pynchy_cli.core.serve.scheduler import Scheduler
+from pynchy_cli.core.serve.worker import GroupWorker
+
+log = logging.getLogger("pynchy.serve")
+
+ADMIN_GROUP = "main"
+
+
+class Service:
+    def __init__(self, ctx: Context, *, model: str | None = None, runtime: str | None = None):
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.db = ctx.db
+        self.model = model
+        self.runtime = runtime
+        self.bus = Bus()
+        self.slots = asyncio.Semaphore(self.settings.limits.max_concurrent)
+        self.workers: dict[int, GroupWorker] = {}
+        self.channels: dict[str, Channel] = {"terminal": TerminalChannel()}
+        self.scheduler = Scheduler(self)
+        self.stopping = False
+        self.started_at: str | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Fail early, with the usual hint, if the runtime is not usable.
+        get_runtime(self.settings, self.runtime)
+        if not list_groups(self.db):
+            add_group(self.db, self.ctx.paths, ADMIN_GROUP, admin=True)
+            log.info("created admin group %s", ADMIN_GROUP)
+        await asyncio.to_thread(self._recover_runs)
+        for channel in self.channels.values():
+            await channel.start(self)
+        await self._resend_undelivered()
+        for group in list_groups(self.db):
+            self.worker(group).poke()  # answers what a crash left unanswered
+        self.scheduler.start()
+        self.started_at = utcnow()
+        log.info("serve started groups=%d", len(self.workers))
+
+    def _recover_runs(self) -> None:
+        """Runs left 'running' by a crash are failed; their containers are removed."""
+        live = [r for r in store.list_runs(self.db) if r["status"] in ("running", "queued")]
+        for run in live:
+            store.finish_run(self.db, run["id"], "failed", error="interrupted: serve stopped")
+        try:
+            removed = get_runtime(self.settings, self.runtime).cleanup_orphans(set())
+        except Exception as exc:  # cleanup is best effort; the runs are already marked
+            log.warning("orphan cleanup failed: %s", exc)
+            removed = []
+        if live or removed:
+            log.info("recovered runs=%d removed_containers=%d", len(live), len(removed))
+
+    async def _resend_undelivered(self) -> None:
+        for row in msgs.undelivered(self.db):
+            group = self.group_by_id(row["group_id"])
+            await self.channel_for(group).send(
+                group, row["content"], key=row["key"], kind="assistant"
+            )
+            msgs.mark_delivered(self.db, row["key"])
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking new work and let running agents finish (SIGTERM)."""
+        self.stopping = True
+        self.scheduler.stop()
+        running = [w.task for w in self.workers.values() if w.task and not w.task.done()]
+        if running:
+            log.info("draining runs=%d", len(running))
+            _, pending = await asyncio.wait(running, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=15)
+        for channel in self.channels.values():
+            await channel.stop()
+        log.info("serve stopped")
+
+    # --- groups and routing --------------------------------------------------------------
+
+    def group_by_id(self, group_id: int) -> Group:
+        return get_group_by_id(self.db, group_id)
+
+    def worker(self, group: Group) -> GroupWorker:
+        if group.id not in self.workers:
+            self.workers[group.id] = GroupWorker(self, group.id)
+        return self.workers[group.id]
+
+    def channel_for(self, group: Group) -> Channel:
+        return self.channels.get(group.channel) or self.channels["terminal"]
+
+    async def receive(
+        self,
+        group: Group,
+        sender: str,
+        content: str,
+        *,
+        channel: str,
+        platform_id: str | None = None,
+        sender_kind: str = "person",
+    ) -> tuple[dict[str, Any], bool]:
+        """Store (committed) then route. Returns (message, queued)."""
+        message, created = msgs.store_message(
+            self.db,
+            group,
+            sender,
+            content,
+            sender_kind=sender_kind,
+            channel=channel,
+            platform_id=platform_id,
+        )
+        if not created:
+            return message, False
+        self.bus.publish({"type": "message", "group": group.name, **message})
+        log.info("message in group=%s id=%s sender=%s", group.name, message["id"], sender)
+        name = self.settings.assistant_name
+        if sender_kind == "person" and msgs.is_reset(group, content, name):
+            update_group(self.db, group.name, session_id=None)
+            msgs.advance_cursor(self.db, group.id, message["id"])
+            await self.notify(group, "Started a new session.")
+            return message, False
+        if self.stopping:
+            return message, False
+        queued = sender_kind == "system" or msgs.addressed(group, content, name)
+        if queued:
+            self.worker(group).poke()
+        return message, queued
+
+    # --- output --------------------------------------------------------------------------
+
+    async def reply(
+        self, group: Group, run_id: str, number: int, text: str, watermark: int
+    ) -> None:
+        message, created = msgs.record_reply(
+            self.db, group, run_id, number, text, watermark, self.settings.assistant_name
+        )
+        if not created or message is None:
+            return
+        key = f"{run_id}:{number}"
+        await self.channel_for(group).send(group, text, key=key, kind="assistant")
+        msgs.mark_delivered(self.db, key)
+        self.bus.publish({"type": "message", "group": group.name, **message})
+        self.bus.publish(
+            {
+                "type": "cursor",
+                "group": group.name,
+                "last_answered_id": self.group_by_id(group.id).last_answered_id,
+            }
+        )
+        log.info("reply out group=%s run=%s message=%s", group.name, run_id, message["id"])
+
+    async def deliver_now(self, group: Group, text: str) -> None:
+        """An agent's send_message: already stored by the tool, now shown."""
+        await self.channel_for(group).send(group, text, key="", kind="assistant")
+        self.bus.publish(
+            {
+                "type": "message",
+                "group": group.name,
+                "sender_kind": "assistant",
+                "sender": self.settings.assistant_name,
+                "content": text,
+            }
+        )
+
+    async def notify(self, group: Group, text: str) -> None:
+        """A host notice: shown to people, never put in a model's context."""
+        message, _ = msgs.store_message(self.db, group, "pynchy", text, sender_kind="host")
+        await self.channel_for(group).send(group, text, key=f"host:{message['id']}", kind="host")
+        self.bus.publish({"type": "message", "group": group.name, **message})
+        current = self.group_by_id(group.id)
+        self.bus.publish(
+            {"type": "cursor", "group": group.name, "last_answered_id": current.last_answered_id}
+        )
+
+    def finish_task_run(
+        self, task_run_id: int, run_id: str | None, status: str, error: str | None
+    ) -> None:
+        self.scheduler.finish(task_run_id, run_id, status, error)
+
+    # --- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        groups = []
+        for group in list_groups(self.db):
+            worker = self.workers.get(group.id)
+            groups.append(
+                {
+                    "name": group.name,
+                    "admin": group.admin,
+                    "channel": group.channel,
+                    "running": bool(worker and worker.busy),
+                    "run_id": worker.run.run_id if worker and worker.run else None,
+                    "queued_tasks": len(worker.tasks) if worker else 0,
+                    "last_answered_id": group.last_answered_id,
+                }
+            )
+        return {
+            "started_at": self.started_at,
+            "stopping": self.stopping,
+            "runtime": self.runtime or self.settings.runtime,
+            "max_concurrent": self.settings.limits.max_concurrent,
+            "groups": groups,
+            "runs": store.list_runs(self.db),
+            "scheduler": self.scheduler.status(),
+        }
