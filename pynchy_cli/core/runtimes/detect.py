@@ -35,7 +35,9 @@ def _candidates(configured: str | None, want: str | None) -> list[EngineSocket]:
         guessed = kind or ("podman" if "podman" in url else "docker")
         out.append(EngineSocket(guessed, url))
 
-    add(configured, want if want in ("podman", "docker") else None)
+    if configured:  # an explicit socket is the only one tried
+        add(configured, want if want in ("podman", "docker") else None)
+        return out
     if want in (None, "auto", "podman"):
         add(os.environ.get("CONTAINER_HOST"), "podman")
         runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
