@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import bash, tool_results, write_script
+
 from pynchy_cli.core.errors import ExitCode
 
 
@@ -40,21 +40,34 @@ def test_echo_run_streams_and_is_traced(cli):
 
 
 def test_scripted_run_uses_every_local_tool(cli, tmp_path, pynchy_home):
-    model = write_script(tmp_path / "script.json", [
-        {"text": "writing", "tool_calls": [
-            {"name": "write_file", "input": {"path": "notes/a.txt", "content": "alpha\nbeta\n"}},
-        ]},
-        {"tool_calls": [
-            {"name": "edit_file", "input": {"path": "notes/a.txt", "old_text": "beta",
-                                            "new_text": "gamma"}},
-            {"name": "read_file", "input": {"path": "notes/a.txt"}},
-            {"name": "list_files", "input": {"pattern": "**/*.txt"}},
-            {"name": "grep", "input": {"pattern": "gam+a"}},
-            bash("echo from-bash; pwd"),
-            {"name": "read_file", "input": {"path": "../../etc/passwd"}},
-        ]},
-        {"text": "all done"},
-    ])
+    model = write_script(
+        tmp_path / "script.json",
+        [
+            {
+                "text": "writing",
+                "tool_calls": [
+                    {
+                        "name": "write_file",
+                        "input": {"path": "notes/a.txt", "content": "alpha\nbeta\n"},
+                    },
+                ],
+            },
+            {
+                "tool_calls": [
+                    {
+                        "name": "edit_file",
+                        "input": {"path": "notes/a.txt", "old_text": "beta", "new_text": "gamma"},
+                    },
+                    {"name": "read_file", "input": {"path": "notes/a.txt"}},
+                    {"name": "list_files", "input": {"pattern": "**/*.txt"}},
+                    {"name": "grep", "input": {"pattern": "gam+a"}},
+                    bash("echo from-bash; pwd"),
+                    {"name": "read_file", "input": {"path": "../../etc/passwd"}},
+                ]
+            },
+            {"text": "all done"},
+        ],
+    )
     result = cli("agent", "run", "--model", model, "do the things")
     assert result.exit_code == 0, result.output
     assert (pynchy_home / "groups" / "main" / "notes" / "a.txt").read_text() == "alpha\ngamma\n"
@@ -69,16 +82,31 @@ def test_scripted_run_uses_every_local_tool(cli, tmp_path, pynchy_home):
 
 
 def test_host_tools_schedule_and_list_tasks(cli, tmp_path):
-    model = write_script(tmp_path / "s.json", [
-        {"tool_calls": [
-            {"name": "schedule_task", "input": {"prompt": "water the plants", "kind": "cron",
-                                                "spec": "0 9 * * *"}},
-            {"name": "send_message", "input": {"text": "working on it"}},
-        ]},
-        {"tool_calls": [{"name": "list_tasks", "input": {}},
-                        {"name": "pause_task", "input": {"task_id": "one"}}]},
-        {"text": "scheduled"},
-    ])
+    model = write_script(
+        tmp_path / "s.json",
+        [
+            {
+                "tool_calls": [
+                    {
+                        "name": "schedule_task",
+                        "input": {
+                            "prompt": "water the plants",
+                            "kind": "cron",
+                            "spec": "0 9 * * *",
+                        },
+                    },
+                    {"name": "send_message", "input": {"text": "working on it"}},
+                ]
+            },
+            {
+                "tool_calls": [
+                    {"name": "list_tasks", "input": {}},
+                    {"name": "pause_task", "input": {"task_id": "one"}},
+                ]
+            },
+            {"text": "scheduled"},
+        ],
+    )
     assert cli("agent", "run", "--model", model, "schedule it").exit_code == 0
     tasks = json.loads(cli("tasks", "list", "--json").stdout)
     assert [(t["prompt"], t["created_by"]) for t in tasks] == [("water the plants", "agent")]

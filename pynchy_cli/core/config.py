@@ -29,7 +29,7 @@ Provider = Literal["anthropic", "openai"]
 RuntimeKind = Literal["auto", "podman", "docker", "process"]
 
 DEFAULT_MODELS: dict[str, str] = {
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-5-5",
     "openai": "gpt-4.1-mini",
 }
 
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     assistant_name: str = "Pynchy"
     model: str | None = Field(
-        None, description="default model, e.g. echo, anthropic:claude-sonnet-4-5, openai:gpt-4o"
+        None, description="default model, e.g. echo, anthropic:claude-sonnet-5-5, openai:gpt-4o"
     )
     account: str | None = Field(None, description="default account name")
     runtime: RuntimeKind = "auto"

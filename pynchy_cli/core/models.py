@@ -1,6 +1,6 @@
 """Which model a run uses, and with which account.
 
-A model is written `PROVIDER:NAME` (`anthropic:claude-sonnet-4-5`, `openai:gpt-4o-mini`),
+A model is written `PROVIDER:NAME` (`anthropic:claude-sonnet-5-5`, `openai:gpt-4o-mini`),
 a bare provider (its default model), `echo` (deterministic, offline) or
 `scripted:PATH` (replays a JSON script of tool calls; for tests and demos).
 Precedence: the command's --model, then the group's model, then the configured default,

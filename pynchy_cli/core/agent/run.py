@@ -23,6 +23,7 @@ from pynchy_cli.core.agent.host_socket import RunSocket
 from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, HostToolbox
 from pynchy_cli.core.agent.prompt import system_prompt
 from pynchy_cli.core.context import Context
+from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, ensure_global_memory, update_group
 from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.providers.base import ModelCore
@@ -159,7 +160,7 @@ class AgentRun:
                 max_tokens=request["max_tokens"],
             )
         except Exception as exc:
-            self.error = getattr(exc, "message", None) or str(exc)
+            self.error = exc.line() if isinstance(exc, PynchyError) else str(exc)
             self.emit("error", message=self.error)
             raise
         self.history = [*request["messages"], {"role": "assistant", "content": result.content}]
@@ -289,7 +290,7 @@ class AgentRun:
             status = "stopped"
             raise
         except Exception as exc:
-            self.error = getattr(exc, "message", None) or str(exc)
+            self.error = exc.line() if isinstance(exc, PynchyError) else str(exc)
             raise
         finally:
             if handle is not None:

@@ -1,0 +1,117 @@
+"""Running a real `pynchy serve` in a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    """`pynchy serve --model echo --runtime process` on a free port, in its own PYNCHY_HOME."""
+
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None):
+        self.home = home
+        self.port = free_port()
+        self.args = args
+        self.env = {
+            **os.environ,
+            "PYNCHY_HOME": str(home),
+            "PYNCHY_ALLOW_PROCESS_RUNTIME": "true",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.log = home / "serve-stdout.log"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "pynchy_cli",
+            "serve",
+            "--model",
+            "echo",
+            "--runtime",
+            "process",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
+
+    def start(self) -> Serve:
+        self.proc = subprocess.Popen(
+            self.command(),
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for _ in range(300):  # readiness: the health endpoint answers
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited early:\n{self.log.read_text()}")
+            try:
+                self.get("/health", auth=False)
+                return self
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        raise RuntimeError("serve did not become ready")
+
+    def kill9(self) -> None:
+        assert self.proc
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def terminate(self) -> int:
+        assert self.proc
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=120)
+
+    @property
+    def token(self) -> str:
+        return (self.home / "api-token").read_text().strip()
+
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, data=data, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def get(self, path: str, auth: bool = True) -> Any:
+        return self._request("GET", path, auth=auth)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._request("POST", path, body)
+
+    def send(self, group: str, text: str, sender: str = "ann") -> dict:
+        return self.post(f"/groups/{group}/messages", {"text": text, "sender": sender})
+
+    def messages(self, group: str) -> list[dict]:
+        return self.get(f"/groups/{group}/messages")["messages"]
+
+    def wait_for(self, predicate, what: str, tries: int = 600) -> Any:
+        """Poll until predicate() is truthy (bounded); for readiness, not for timing."""
+        for _ in range(tries):
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"gave up waiting for {what}\n{self.log.read_text()[-3000:]}")
