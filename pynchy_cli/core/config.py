@@ -9,6 +9,7 @@ variables (ANTHROPIC_API_KEY, OPENAI_API_KEY, and *_BASE_URL) into the accounts
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     api: ApiSettings = ApiSettings()
     accounts: dict[str, Account] = {}
+    plugin: dict[str, dict[str, Any]] = Field(
+        {}, description="per-plugin settings: [plugin.NAME], with enabled = false to disable"
+    )
 
     @field_validator("assistant_name")
     @classmethod
@@ -99,6 +103,8 @@ class Settings(BaseSettings):
 
 
 _toml_data: ContextVar[dict[str, Any]] = ContextVar("_toml_data")
+
+_SECRET_KEY = re.compile(r"token|key|secret|password", re.IGNORECASE)
 
 _PROVIDER_ENV = {
     "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
@@ -160,4 +166,8 @@ def masked(settings: Settings) -> dict[str, Any]:
     for account in data.get("accounts", {}).values():
         if account.get("api_key"):
             account["api_key"] = "**** (set)"
+    for table in data.get("plugin", {}).values():
+        for key in table:
+            if _SECRET_KEY.search(key) and table[key]:
+                table[key] = "**** (set)"
     return data

@@ -11,6 +11,13 @@ from pynchy_cli.core.groups import Group
 class ChannelHost(Protocol):
     """What a channel may call on the service."""
 
+    def group_for_chat(self, channel: str, chat_id: str) -> Group | None:
+        """The group mapped to this chat (pynchy groups add NAME --channel C --chat ID)."""
+
+    def last_platform_id(self, channel: str, chat_id: str) -> str | None:
+        """The newest platform message id stored for this chat: where to resume after a
+        reconnect (fetch what came after it, where the platform allows)."""
+
     async def receive(
         self,
         group: Group,

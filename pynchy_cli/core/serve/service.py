@@ -9,7 +9,15 @@ from typing import Any
 from pynchy_cli.core.agent import store
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.db import utcnow
-from pynchy_cli.core.groups import Group, add_group, get_group_by_id, list_groups, update_group
+from pynchy_cli.core.groups import (
+    Group,
+    add_group,
+    get_group_by_id,
+    group_for_chat,
+    list_groups,
+    update_group,
+)
+from pynchy_cli.core.plugins.manager import plugins_for
 from pynchy_cli.core.runtimes.select import get_runtime
 from pynchy_cli.core.serve import messages as msgs
 from pynchy_cli.core.serve.bus import Bus
@@ -32,7 +40,13 @@ class Service:
         self.bus = Bus()
         self.slots = asyncio.Semaphore(self.settings.limits.max_concurrent)
         self.workers: dict[int, GroupWorker] = {}
+        self.plugins = plugins_for(self.settings)
         self.channels: dict[str, Channel] = {"terminal": TerminalChannel()}
+        for name, factory in self.plugins.registry.channels.items():
+            try:
+                self.channels[name] = factory(self.settings)
+            except Exception as exc:  # a channel without credentials must not stop serve
+                log.warning("channel %s not started: %s", name, exc)
         self.scheduler = Scheduler(self)
         self.stopping = False
         self.started_at: str | None = None
@@ -101,6 +115,22 @@ class Service:
         if group.id not in self.workers:
             self.workers[group.id] = GroupWorker(self, group.id)
         return self.workers[group.id]
+
+    def group_for_chat(self, channel: str, chat_id: str) -> Group | None:
+        return group_for_chat(self.db, channel, str(chat_id))
+
+    def last_platform_id(self, channel: str, chat_id: str) -> str | None:
+        group = self.group_for_chat(channel, chat_id)
+        if group is None:
+            return None
+        rows = list(
+            self.db.query(
+                "select platform_id from messages where group_id = ? and channel = ? and"
+                " platform_id is not null order by id desc limit 1",
+                [group.id, channel],
+            )
+        )
+        return rows[0]["platform_id"] if rows else None
 
     def channel_for(self, group: Group) -> Channel:
         return self.channels.get(group.channel) or self.channels["terminal"]

@@ -1,0 +1,1 @@
+"""Plugins: pluggy hooks, discovered through the `pynchy` entry point group."""
