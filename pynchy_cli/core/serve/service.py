@@ -75,7 +75,11 @@ class Service:
         for run in live:
             store.finish_run(self.db, run["id"], "failed", error="interrupted: serve stopped")
         try:
-            removed = get_runtime(self.settings, self.runtime).cleanup_orphans(set())
+            runtime = get_runtime(self.settings, self.runtime)
+            # Only containers of this database's runs: other pynchy homes may share the engine.
+            ours = {r["id"] for r in self.db.query("select id from runs")}
+            keep = {run_id for _, run_id, _ in runtime.list_pynchy() if run_id not in ours}
+            removed = runtime.cleanup_orphans(keep)
         except Exception as exc:  # cleanup is best effort; the runs are already marked
             log.warning("orphan cleanup failed: %s", exc)
             removed = []
