@@ -66,7 +66,7 @@ class AgentRun:
         *,
         on_event: EventSink | None = None,
         deliver: Deliver | None = None,
-        followups: asyncio.Queue[str] | None = None,
+        followups: asyncio.Queue[str | None] | None = None,
     ):
         self.ctx = ctx
         self.settings = ctx.settings
@@ -216,6 +216,8 @@ class AgentRun:
         try:
             prompt = await asyncio.wait_for(self.followups.get(), timeout=wait)
         except TimeoutError:
+            return {"prompt": None}
+        if prompt is None:  # serve is stopping
             return {"prompt": None}
         self.result = None
         return {"prompt": prompt}

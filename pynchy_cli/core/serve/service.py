@@ -98,6 +98,9 @@ class Service:
         """Stop taking new work and let running agents finish (SIGTERM)."""
         self.stopping = True
         self.scheduler.stop()
+        for worker in self.workers.values():
+            if worker.followups is not None:
+                worker.followups.put_nowait(None)  # a warm container stops waiting
         running = [w.task for w in self.workers.values() if w.task and not w.task.done()]
         if running:
             log.info("draining runs=%d", len(running))

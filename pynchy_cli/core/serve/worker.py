@@ -37,7 +37,7 @@ class GroupWorker:
         self.group_id = group_id
         self.tasks: collections.deque[TaskJob] = collections.deque()
         self.wake = asyncio.Event()
-        self.followups: asyncio.Queue[str] | None = None
+        self.followups: asyncio.Queue[str | None] | None = None  # None in it: stop waiting
         self.watermarks: collections.deque[int] = collections.deque()
         self.offered_upto = 0  # highest message id already handed to the running agent
         self.run: AgentRun | None = None

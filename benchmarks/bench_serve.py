@@ -1,0 +1,144 @@
+"""serve benchmarks: latency per message (echo model; process runtime, podman warm and
+cold), 1,000 messages over 50 groups, and the idle memory of `pynchy serve`.
+
+    .venv/bin/python benchmarks/bench_serve.py [--messages N] [--skip-podman]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from common import pct_ms, print_table, temp_home
+
+from pynchy_cli.core.context import Context
+from pynchy_cli.core.groups import add_group, get_group
+from pynchy_cli.core.serve.service import Service
+
+
+async def _latencies(runtime: str, count: int, idle_timeout: int) -> list[float]:
+    os.environ["PYNCHY_LIMITS__IDLE_TIMEOUT"] = str(idle_timeout)
+    ctx = Context()
+    service = Service(ctx, model="echo", runtime=runtime)
+    await service.start()
+    group = get_group(ctx.db, "main")
+    samples = []
+    with service.bus.subscribe("main") as events:
+        for i in range(count):
+            start = time.perf_counter()
+            await service.receive(group, "bench", f"message {i}", channel="terminal")
+            while True:
+                event = await events.get()
+                if event["type"] == "message" and event.get("sender_kind") == "assistant":
+                    break
+            samples.append(time.perf_counter() - start)
+    await service.drain(30)
+    return samples
+
+
+async def _throughput(groups: int, messages: int) -> tuple[float, int]:
+    os.environ["PYNCHY_LIMITS__IDLE_TIMEOUT"] = "0"
+    ctx = Context()
+    names = [f"g{i:02d}" for i in range(groups)]
+    for name in names:
+        add_group(ctx.db, ctx.paths, name, admin=True)
+    service = Service(ctx, model="echo", runtime="process")
+    await service.start()
+    by_name = {n: get_group(ctx.db, n) for n in names}
+    start = time.perf_counter()
+    last: dict[str, int] = {}
+    for i in range(messages):
+        name = names[i % groups]
+        message, _ = await service.receive(by_name[name], "bench", f"m{i}", channel="terminal")
+        last[name] = message["id"]
+    while any(get_group(ctx.db, n).last_answered_id < last[n] for n in names):
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    answered = sum(1 for n in names if get_group(ctx.db, n).last_answered_id >= last[n])
+    await service.drain(30)
+    return messages / elapsed, answered
+
+
+def _idle_rss_mb() -> float:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pynchy_cli",
+            "serve",
+            "--model",
+            "echo",
+            "--runtime",
+            "process",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(2)  # let it settle
+        with open(f"/proc/{proc.pid}/status") as fh:
+            rss_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
+        return rss_kb / 1024
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--skip-podman", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    cases = [("process runtime", "process", 0)]
+    if not args.skip_podman:
+        cases += [("podman, warm container", "podman", 60), ("podman, cold", "podman", 0)]
+    for label, runtime, idle in cases:
+        with temp_home(PYNCHY_ALLOW_PROCESS_RUNTIME="true"):
+            samples = asyncio.run(_latencies(runtime, args.messages, idle))
+        rows.append(
+            (
+                f"message -> reply, {label}",
+                f"{pct_ms(samples, 50):.0f}",
+                f"{pct_ms(samples, 99):.0f}",
+                "",
+            )
+        )
+    with temp_home(PYNCHY_ALLOW_PROCESS_RUNTIME="true"):
+        rate, answered = asyncio.run(_throughput(50, 1000))
+    rows.append(
+        (
+            "1,000 messages over 50 groups",
+            "",
+            "",
+            f"{rate:.0f} msg/s, {answered}/50 groups fully answered",
+        )
+    )
+    with temp_home(PYNCHY_ALLOW_PROCESS_RUNTIME="true"):
+        rows.append(("idle RSS of serve", "", "", f"{_idle_rss_mb():.0f} MB"))
+    print_table(
+        f"serve ({args.messages} messages per latency case)",
+        rows,
+        ("what", "p50 ms", "p99 ms", "result"),
+    )
+
+
+if __name__ == "__main__":
+    main()
