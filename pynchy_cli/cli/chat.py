@@ -36,28 +36,43 @@ def _show(event: dict[str, Any], me: str) -> None:
 
 async def _pipe(client: ApiClient, group: str, me: str) -> None:
     """Non-interactive: send each stdin line, print what comes back until it is answered."""
-    events = client.events(group)
-    # Subscribe before sending so nothing is missed.
-    first = asyncio.ensure_future(anext(events))
-    await asyncio.sleep(0)
-    for line in sys.stdin:
-        text = line.strip()
-        if not text:
-            continue
-        sent = await client.send(group, text, me)
-        if not sent["queued"]:
-            console.print("[dim](stored; not addressed to the agent)[/]")
-            continue
-        target = sent["message"]["id"]
-        while True:
-            event = await (first if first is not None else anext(events))
-            first = None
-            _show(event, me)
-            if event.get("type") == "cursor" and event["last_answered_id"] >= target:
-                break
-    if first is not None:
-        first.cancel()
-    await events.aclose()
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    connected = asyncio.Event()
+
+    async def listen() -> None:
+        async for event in client.events(group, on_connect=connected.set):
+            inbox.put_nowait(event)
+
+    listener = asyncio.create_task(listen())
+    try:
+        # Subscribed before sending, so no reply can slip past.
+        await next(asyncio.as_completed([connected.wait(), listener]))
+        for line in sys.stdin:
+            text = line.strip()
+            if not text:
+                continue
+            sent = await client.send(group, text, me)
+            if not sent["queued"]:
+                console.print("[dim](stored; not addressed to the agent)[/]")
+                continue
+            target = sent["message"]["id"]
+            while True:
+                getter = asyncio.ensure_future(inbox.get())
+                done, _ = await asyncio.wait(
+                    {getter, listener}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    listener.result()  # the connection was lost: raise its error
+                    return
+                event = getter.result()
+                _show(event, me)
+                if event.get("type") == "cursor" and event["last_answered_id"] >= target:
+                    break
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
 
 
 async def _interactive(client: ApiClient, group: str, me: str) -> None:

@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
 
 from pynchy_cli.core.errors import NotFoundError, PynchyError
 from pynchy_cli.core.groups import find_group
@@ -131,8 +131,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await response.write(f"data: {_dumps(event)}\n\n".encode())
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
-            except (ConnectionResetError, asyncio.CancelledError):
-                break
+            except (ConnectionError, ClientConnectionResetError, asyncio.CancelledError):
+                break  # the client went away
     return response
 
 

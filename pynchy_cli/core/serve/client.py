@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -66,12 +66,16 @@ class ApiClient:
     async def messages(self, group: str, after: int = 0) -> dict[str, Any]:
         return await self._json("GET", f"/groups/{group}/messages", params={"after": after})
 
-    async def events(self, group: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def events(
+        self, group: str | None = None, on_connect: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         params = {"group": group} if group else {}
         try:
             async with self.session.get(self.base + "/events", params=params) as resp:
                 if resp.status == 401:
                     raise UnavailableError("the API refused our token", "Restart pynchy serve")
+                if on_connect:
+                    on_connect()
                 async for raw in resp.content:
                     line = raw.decode().strip()
                     if line.startswith("data: "):

@@ -98,9 +98,7 @@ class Service:
         """Stop taking new work and let running agents finish (SIGTERM)."""
         self.stopping = True
         self.scheduler.stop()
-        for worker in self.workers.values():
-            if worker.followups is not None:
-                worker.followups.put_nowait(None)  # a warm container stops waiting
+        self.reclaim_warm()
         running = [w.task for w in self.workers.values() if w.task and not w.task.done()]
         if running:
             log.info("draining runs=%d", len(running))
@@ -122,6 +120,12 @@ class Service:
         if group.id not in self.workers:
             self.workers[group.id] = GroupWorker(self, group.id)
         return self.workers[group.id]
+
+    def reclaim_warm(self, except_worker: GroupWorker | None = None) -> None:
+        """Warm containers waiting for follow-ups stop waiting and free their slots."""
+        for worker in self.workers.values():
+            if worker is not except_worker:
+                worker.end_warm_wait()
 
     def group_for_chat(self, channel: str, chat_id: str) -> Group | None:
         return group_for_chat(self.db, channel, str(chat_id))

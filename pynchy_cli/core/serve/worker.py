@@ -62,7 +62,12 @@ class GroupWorker:
 
     def add_task(self, job: TaskJob) -> None:
         self.tasks.append(job)
+        self.end_warm_wait()  # a scheduled run should not wait for a warm container's idle time
         self.poke()
+
+    def end_warm_wait(self) -> None:
+        if self.followups is not None:
+            self.followups.put_nowait(None)
 
     def _offer_followup(self) -> None:
         group = self.group
@@ -137,6 +142,8 @@ class GroupWorker:
                 results.put_nowait(event["data"])
 
         deliverer = asyncio.create_task(self._deliver_results(group, results, task_id))
+        if service.slots.locked():
+            service.reclaim_warm(except_worker=self)  # warm containers give their slots back
         async with service.slots:
             try:
                 self.run = AgentRun(
