@@ -155,3 +155,17 @@ def test_missing_container_runtime_is_one_line(cli, monkeypatch):
 def test_unknown_group_and_run(cli):
     assert cli("agent", "run", "--group", "nope", "--model", "echo", "x").exit_code == 4
     assert cli("agent", "trace", "deadbeef").exit_code == 4
+
+
+def test_periodic_runs_a_named_task_and_records_it(cli):
+    assert cli("groups", "add", "ops", "--admin").exit_code == 0
+    added = cli(
+        "tasks", "add", "-g", "ops", "--cron", "0 3 * * *", "--name", "sweep", "check the disks"
+    )
+    assert added.exit_code == 0, added.output
+    result = cli("agent", "run", "--periodic", "sweep", "--model", "echo")
+    assert result.exit_code == 0, result.output
+    assert "check the disks" in result.stdout
+    runs = json.loads(cli("tasks", "runs", "1", "--json").stdout)
+    assert [r["status"] for r in runs] == ["succeeded"]
+    assert cli("agent", "run", "--periodic", "nope", "--model", "echo").exit_code == 4

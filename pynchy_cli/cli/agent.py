@@ -13,9 +13,11 @@ from pynchy_cli.cli import agent_image
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import console, emit_json, emit_table, err_console, success
 from pynchy_cli.cli.render import render_event, summary_line
+from pynchy_cli.core import tasks
 from pynchy_cli.core.agent import control, store
 from pynchy_cli.core.agent.run import AgentRun, RunRequest
-from pynchy_cli.core.errors import ExitCode
+from pynchy_cli.core.db import utcnow
+from pynchy_cli.core.errors import ExitCode, UsageError
 from pynchy_cli.core.groups import add_group, find_group
 
 app = typer.Typer(no_args_is_help=True, help="Run agents in containers; list, stop and trace runs.")
@@ -27,7 +29,7 @@ DEFAULT_GROUP = "main"
 @app.command("run")
 def run(
     ctx: typer.Context,
-    prompt: str = typer.Argument(..., help="What to ask the agent."),
+    prompt: str | None = typer.Argument(None, help="What to ask the agent."),
     group: str = typer.Option(DEFAULT_GROUP, "--group", "-g", help="Group whose workspace to use."),
     model: str | None = typer.Option(
         None, "--model", "-m", help="echo, scripted:PATH, anthropic[:NAME] or openai[:NAME]."
@@ -39,9 +41,18 @@ def run(
         False, "--new-session", help="Start a fresh session instead of resuming the group's."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
+    periodic: str | None = typer.Option(
+        None, "--periodic", help="Run the scheduled task of this name now (for system cron)."
+    ),
 ) -> None:
     """Run one agent in a container and stream what it does."""
     c = context(ctx)
+    task = None
+    if periodic:
+        task = tasks.get_task_by_name(c.db, periodic)
+        group, prompt = task["group_name"], prompt or task["prompt"]
+    if not prompt:
+        raise UsageError("no prompt given", 'Say what to do: pynchy agent run "..."')
     found = find_group(c.db, group)
     if found is None:
         if group != DEFAULT_GROUP:
@@ -61,11 +72,19 @@ def run(
     agent_run = AgentRun(
         c,
         RunRequest(
-            group=found, prompt=prompt, model=model, runtime=runtime, new_session=new_session
+            group=found,
+            prompt=prompt,
+            model=model,
+            runtime=runtime,
+            new_session=new_session,
+            task_id=task["id"] if task else None,
         ),
         on_event=show,
     )
+    task_run = tasks.start_task_run(c.db, task["id"], utcnow()) if task else None
     outcome = asyncio.run(agent_run.execute())
+    if task_run is not None:
+        tasks.finish_task_run(c.db, task_run, outcome.run_id, outcome.status, outcome.error)
     record = store.get_run(c.db, outcome.run_id)
     if not as_json:
         style = "green" if outcome.status == "succeeded" else "red"

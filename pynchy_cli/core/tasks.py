@@ -150,3 +150,30 @@ def task_runs(db: Database, task_id: int, limit: int = 20) -> list[dict[str, Any
             [task_id, limit],
         )
     )
+
+
+def get_task_by_name(db: Database, name: str) -> dict[str, Any]:
+    rows = list(db.query("select id from tasks where name = ? order by id desc", [name]))
+    if not rows:
+        raise NotFoundError(
+            f"no task named {name!r}", "Name one with: pynchy tasks add --name NAME ..."
+        )
+    return get_task(db, rows[0]["id"])
+
+
+def start_task_run(db: Database, task_id: int, due_at: str) -> int:
+    """Record that a task runs now (for runs started outside serve's scheduler)."""
+    table = db["task_runs"]
+    table.insert(
+        {"task_id": task_id, "due_at": due_at, "status": "claimed", "started_at": utcnow()}
+    )
+    return table.last_pk
+
+
+def finish_task_run(
+    db: Database, task_run_id: int, run_id: str | None, status: str, error: str | None
+) -> None:
+    db["task_runs"].update(
+        task_run_id,
+        {"status": status, "run_id": run_id, "error": error, "finished_at": utcnow()},
+    )

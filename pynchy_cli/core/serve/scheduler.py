@@ -8,7 +8,6 @@ one transaction. Claims a crash left unfinished are run again, once, on start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from datetime import UTC, datetime
@@ -99,11 +98,7 @@ class Scheduler:
         self.service.worker(group).add_task(job)
 
     def finish(self, task_run_id: int, run_id: str | None, status: str, error: str | None) -> None:
-        with contextlib.suppress(Exception):
-            self.db["task_runs"].update(
-                task_run_id,
-                {"status": status, "run_id": run_id, "error": error, "finished_at": utcnow()},
-            )
+        tasks.finish_task_run(self.db, task_run_id, run_id, status, error)
 
     def status(self) -> dict[str, Any]:
         active = tasks.list_tasks(self.db)
