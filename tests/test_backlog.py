@@ -263,6 +263,9 @@ def test_items_by_slug_title_prefix_or_path_and_ambiguity(cli, backlog):
         "pynchy: error: no backlog item matches 'nothing-like-this'. "
         "List items with: pynchy backlog list"
     ]
+    typo = cli("backlog", "show", "security-hardenning")
+    assert typo.exit_code == ExitCode.NOT_FOUND
+    assert "Did you mean security-hardening?" in typo.stderr
     bad_status = cli("backlog", "move", "secur", "someday")
     assert bad_status.exit_code == ExitCode.USAGE
     assert "unknown status 'someday'" in bad_status.stderr
@@ -501,3 +504,31 @@ def test_a_multi_line_item_is_reported(cli, backlog):
     result = cli("backlog", "check", "--json")
     assert result.exit_code == 1
     assert [p["kind"] for p in json.loads(result.stdout)["problems"]] == ["multi-line"]
+
+
+def test_check_fix_turns_a_seed_style_index_into_a_backlog_in_place(cli, repo):
+    folder = repo / "backlog"
+    folder.mkdir()
+    (folder / "TODO.md").write_text(SEED.read_text())
+    before = cli("backlog", "check", "--json")
+    assert before.exit_code == 1
+    kinds = {p["kind"] for p in json.loads(before.stdout)["problems"]}
+    assert {"missing-folder", "missing-plan", "no-plan"} <= kinds
+    fixed = cli("backlog", "check", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    found = plans(folder)
+    assert len(found) == 20
+    assert found["plugin-channel"] == "4-in-progress"  # the later of its two sections
+    assert found["convert-setup-pyinfra-deployments"] == "0-proposed"
+    assert sum(len(v) for v in sections(folder / "TODO.md").values()) == 20
+
+
+def test_commands_find_the_backlog_from_a_subfolder(cli, backlog, repo, monkeypatch):
+    cli("backlog", "add", "Deep work", "--commit")
+    sub = repo / "src" / "deep"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    rows = json.loads(cli("backlog", "list", "--json").stdout)
+    assert [r["path"] for r in rows] == ["backlog/1-approved/deep-work.md"]
+    assert cli("backlog", "ready", "deep", "--commit").exit_code == 0
+    assert (backlog / "3-ready" / "deep-work.md").exists()

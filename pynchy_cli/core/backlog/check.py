@@ -163,14 +163,21 @@ def fix(backlog: Backlog) -> list[Path]:
     taken = {i.slug for i in items}
     scan = _Scan(items)
     shared = {name for name, same in scan.by_name.items() if len(same) > 1}
-    # Every line gets a plan: its own, the one its stale link names, or a new stub.
+    # Every line gets a plan: its own, the one its stale link names, or a new stub (in the
+    # latest status listing it, when several lines link one missing plan).
+    latest: dict[str, Section] = {}
+    for section, entry in index.items():
+        path = entry.plan_path
+        if path and section.status and (path not in latest or _later(section, latest[path])):
+            latest[path] = section
     owner: dict[int, Item] = {}
     for section, entry in list(index.items()):
         item = scan.target(entry)
         path = entry.plan_path
         named = path is not None and posixpath.basename(path) in scan.by_name
         if item is None and section.status is not None and not named:
-            item = _stub_for(backlog, section, entry, taken)
+            home = latest[path] if path else section
+            item = _stub_for(backlog, home, entry, taken)
             written.append(item.path)
             scan.items.append(item)
             scan.by_name[item.path.name].append(item)
@@ -209,6 +216,11 @@ def fix(backlog: Backlog) -> list[Path]:
     written.append(backlog.index_path)
     backlog.git.add(*written)
     return written
+
+
+def _later(a: Section, b: Section) -> bool:
+    assert a.status is not None and b.status is not None
+    return a.status.order > b.status.order
 
 
 def _status(index: Index, entry: Entry) -> Any:

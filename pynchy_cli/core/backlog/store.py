@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,8 +143,10 @@ class Backlog:
         if len(matches) == 1:
             return matches[0]
         if not matches:
+            close = difflib.get_close_matches(prefix, [i.slug for i in items], n=1, cutoff=0.7)
+            guess = f"Did you mean {close[0]}? " if close else ""
             raise NotFoundError(
-                f"no backlog item matches {name!r}", "List items with: pynchy backlog list"
+                f"no backlog item matches {name!r}", f"{guess}List items with: pynchy backlog list"
             )
         shown = ", ".join(
             (i.slug if sum(j.slug == i.slug for j in matches) == 1 else i.rel) for i in matches[:8]
