@@ -5,6 +5,8 @@ library (slack_sdk) talking to a local Slack: plugins/pynchy-slack/tests/slack_f
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -36,13 +38,12 @@ def slack():
     fake.stop()
 
 
-@pytest.fixture
-def serve(pynchy_home, slack, cli):
+def start_serve(home: Path, slack: FakeSlack, cli, *args: str) -> Serve:
     assert (
         cli("groups", "add", "ops", "--admin", "--channel", "slack", "--chat", OPS).exit_code == 0
     )
     assert cli("groups", "add", "fam", "--channel", "slack", "--chat", FAM).exit_code == 0
-    (pynchy_home / "config.toml").write_text(
+    (home / "config.toml").write_text(
         "[limits]\nidle_timeout = 0\n\n[plugin.slack]\nping_interval = 0.3\n"
     )
     env = {
@@ -50,8 +51,14 @@ def serve(pynchy_home, slack, cli):
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_API_URL": slack.base_url,
     }
-    service = Serve(pynchy_home, env=env).start()
+    service = Serve(home, *args, env=env).start()
     service.wait_for(lambda: slack.connected, "the Slack connection")
+    return service
+
+
+@pytest.fixture
+def serve(pynchy_home, slack, cli):
+    service = start_serve(pynchy_home, slack, cli)
     yield service
     if service.proc and service.proc.poll() is None:
         service.kill9()
@@ -148,3 +155,27 @@ def test_network_loss_mid_conversation_loses_and_doubles_nothing(serve, slack):
     assert slack.refused["chat.postMessage(stored)"] == 1
     assert any(e["retry_attempt"] >= 1 for e in slack.sent_envelopes)  # Slack redelivered too
     serve.wait_for(lambda: slack.reactions_on(OPS, first) == ["add", "remove"], "typing cleared")
+
+
+def test_the_tokens_never_reach_the_agent(pynchy_home, slack, cli, tmp_path):
+    script = tmp_path / "env.json"
+    script.write_text(
+        json.dumps(
+            {
+                "turns": [
+                    {"tool_calls": [{"name": "bash", "input": {"command": "env"}}]},
+                    {"text": "ok"},
+                ]
+            }
+        )
+    )
+    service = start_serve(pynchy_home, slack, cli, "--model", f"scripted:{script}")
+    try:
+        slack.say(OPS, "show me your environment")
+        service.wait_for(lambda: slack.posts_in(OPS), "the reply")
+    finally:
+        service.kill9()
+    with sqlite3.connect(pynchy_home / "pynchy.db") as db:
+        events = " ".join(row[0] for row in db.execute("select data from run_events"))
+    assert "PATH=" in events  # the agent's environment was captured
+    assert BOT_TOKEN not in events and APP_TOKEN not in events and "SLACK_" not in events
