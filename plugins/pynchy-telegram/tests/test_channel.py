@@ -7,11 +7,11 @@ import logging
 from dataclasses import replace
 
 import pytest
-from conftest import DM_CHAT, FAMILY_CHAT, Host, eventually, group, running
 from fake_telegram import FakeTelegram
 from pynchy_telegram.channel import TelegramChannel
 from pynchy_telegram.config import TelegramConfig
 from pynchy_telegram.format import Chunk
+from telegram_helpers import DM_CHAT, FAMILY_CHAT, Host, eventually, group, running
 
 BOT = "@pynchy_test_bot"
 

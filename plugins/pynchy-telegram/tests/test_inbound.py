@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from fake_telegram import _entities
-from pynchy_telegram.inbound import addressed_content, message_number, platform_id
-from telegram import MessageEntity, User
+from pynchy_telegram.inbound import (
+    addressed_content,
+    message_number,
+    platform_id,
+    sender_name,
+)
+from telegram import Chat, MessageEntity, User
 
 BOT = "pynchy_test_bot"
 BOT_ID = 99
@@ -61,5 +66,14 @@ def test_text_mention_of_the_bot() -> None:
 
 def test_platform_ids_are_unique_per_chat() -> None:
     assert platform_id(-1001, 7) == "-1001:7"
-    assert message_number("-1001:7") == 7
-    assert message_number(None) is None and message_number("x") is None
+    assert message_number("-1001:7", -1001) == 7
+    assert message_number("-1001:7", "-1001") == 7
+    assert message_number("-1002:7", -1001) is None  # the group used to be another chat
+    assert message_number(None, 1) is None and message_number("x", 1) is None
+
+
+def test_sender_names() -> None:
+    ann = User(id=1, first_name="Ann", last_name="Lee", is_bot=False)
+    assert sender_name(ann) == "Ann Lee"
+    assert sender_name(User(id=2, first_name="", is_bot=False, username="bo")) == "@bo"
+    assert sender_name(ann, Chat(id=-5, type="channel", title="News")) == "News"

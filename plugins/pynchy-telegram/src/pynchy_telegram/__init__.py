@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # the public API, once pynchy exports it at its top level
-    from pynchy_cli import hookimpl  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - older pynchy
+try:  # pynchy's public API for plugins
+    from pynchy_cli import ConfigError, hookimpl
+except ImportError:  # pragma: no cover - a pynchy from before those exports
+    from pynchy_cli.core.errors import ConfigError
     from pynchy_cli.core.plugins.hookspecs import hookimpl
 
 from pynchy_telegram import config
@@ -24,15 +25,11 @@ def make_channel(settings: Any) -> Any:
     """The channel factory: ConfigError (one line and a hint) when it cannot work."""
     problems = config.problems(settings)
     if problems:
-        from pynchy_cli.core.errors import ConfigError
-
         what, fix = problems[0]
         raise ConfigError(what, fix)
     try:
         from pynchy_telegram.channel import TelegramChannel
     except ImportError as exc:
-        from pynchy_cli.core.errors import ConfigError
-
         raise ConfigError(
             f"telegram: python-telegram-bot is not installed ({exc.name})",
             "Reinstall the plugin: pip install pynchy-telegram",

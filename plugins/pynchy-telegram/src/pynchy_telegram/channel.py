@@ -288,14 +288,14 @@ class TelegramChannel:
         if group is None:
             self._log_unmapped(message)
             return
-        last = inbound.message_number(self.host.last_platform_id(NAME, chat_id))
+        last = inbound.message_number(self.host.last_platform_id(NAME, chat_id), chat_id)
         if last is not None and message.message_id <= last:
             log.debug("telegram: message %s:%s already stored", chat_id, message.message_id)
             return
         content = self._content(message, group, text)
         await self.host.receive(
             group,
-            inbound.sender_name(message.from_user),
+            inbound.sender_name(message.from_user, message.sender_chat),
             content,
             channel=NAME,
             platform_id=inbound.platform_id(chat_id, message.message_id),

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pynchy_cli.core.errors import ConfigError
+try:  # pynchy's public API for plugins
+    from pynchy_cli import ConfigError
+except ImportError:  # pragma: no cover - a pynchy from before that export
+    from pynchy_cli.core.errors import ConfigError
 
 NAME = "telegram"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"

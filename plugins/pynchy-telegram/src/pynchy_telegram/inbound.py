@@ -19,17 +19,24 @@ def platform_id(chat_id: int | str, message_id: int) -> str:
     return f"{chat_id}:{message_id}"
 
 
-def message_number(platform: str | None) -> int | None:
-    """The per-chat message number from a stored platform id (None if not ours)."""
+def message_number(platform: str | None, chat_id: int | str) -> int | None:
+    """The message number from a stored platform id, if it is one of this chat's."""
     if not platform or ":" not in platform:
         return None
+    chat, _, number = platform.rpartition(":")
+    if chat != str(chat_id):
+        return None  # the group was mapped to another chat before
     try:
-        return int(platform.rsplit(":", 1)[1])
+        return int(number)
     except ValueError:
         return None
 
 
-def sender_name(user: Any) -> str:
+def sender_name(user: Any, sender_chat: Any = None) -> str:
+    """A person's name; for a message sent on behalf of a chat (an anonymous admin, a
+    linked channel), that chat's title."""
+    if sender_chat is not None and getattr(sender_chat, "title", None):
+        return str(sender_chat.title)
     if user is None:
         return "telegram"
     name = " ".join(p for p in (user.first_name, user.last_name) if p).strip()
