@@ -111,9 +111,18 @@ def test_missed_tasks_run_once_after_downtime(pynchy_home, cli):
     service = Serve(pynchy_home).start()
     try:
         service.wait_for(lambda: len(replies(service.messages("main"))) >= 2, "both tasks")
+        service.wait_for(
+            lambda: all(
+                t["last_run"]["status"] == "succeeded"
+                for t in service.get("/status")["scheduler"]["tasks"]
+                if t["last_run"]
+            ),
+            "task runs finished",
+        )
         service.kill9()
         service.start()
         service.wait_for(lambda: service.get("/status")["started_at"], "restart")
+        assert len(replies(service.messages("main"))) == 2  # nothing ran again
         with sqlite3.connect(pynchy_home / "pynchy.db") as db:
             runs = db.execute("select task_id, due_at, status from task_runs").fetchall()
             once_status = db.execute("select status from tasks where id = 2").fetchone()[0]

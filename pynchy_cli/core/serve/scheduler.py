@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pynchy_cli.core import tasks
-from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.serve.worker import TaskJob
 
 if TYPE_CHECKING:
@@ -78,15 +77,7 @@ class Scheduler:
             updates = {"next_run_at": nxt.isoformat(timespec="microseconds")}
         try:
             with self.db.atomic():
-                self.db["task_runs"].insert(
-                    {
-                        "task_id": task["id"],
-                        "due_at": due_at,
-                        "status": "claimed",
-                        "started_at": utcnow(),
-                    }
-                )
-                task_run_id = self.db["task_runs"].last_pk
+                task_run_id = tasks.start_task_run(self.db, task["id"], due_at)
                 self.db["tasks"].update(task["id"], updates)
         except sqlite3.IntegrityError:
             return None  # already claimed

@@ -42,7 +42,6 @@ class GroupWorker:
         self.offered_upto = 0  # highest message id already handed to the running agent
         self.run: AgentRun | None = None
         self.task: asyncio.Task | None = None
-        self.answers = 0
 
     @property
     def group(self) -> Group:
@@ -59,6 +58,11 @@ class GroupWorker:
         self.wake.set()
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._loop(), name=f"group-{self.group_id}")
+            self.task.add_done_callback(self._report)
+
+    def _report(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("group worker failed group=%s", self.group_id, exc_info=task.exception())
 
     def add_task(self, job: TaskJob) -> None:
         self.tasks.append(job)
@@ -108,7 +112,7 @@ class GroupWorker:
         outcome = await self._execute(
             group,
             msgs.format_prompt(pending),
-            task_id=None,
+            task=None,
             followup_wait=self.service.settings.limits.idle_timeout,
         )
         self.followups = None
@@ -120,7 +124,7 @@ class GroupWorker:
 
     async def _run_task(self, job: TaskJob) -> None:
         group = self.group
-        outcome = await self._execute(group, job.prompt, task_id=job.task_id, followup_wait=0)
+        outcome = await self._execute(group, job.prompt, task=job, followup_wait=0)
         ok = outcome is not None and outcome.status == "succeeded"
         error = None if ok else ((outcome.error if outcome else None) or "the run failed")
         self.service.finish_task_run(
@@ -132,16 +136,19 @@ class GroupWorker:
         if not ok:
             await self.service.notify(group, f"Scheduled task {job.task_id} failed: {error}")
 
-    async def _execute(self, group: Group, prompt: str, *, task_id: int | None, followup_wait: int):
+    async def _execute(
+        self, group: Group, prompt: str, *, task: TaskJob | None, followup_wait: int
+    ):
         service = self.service
-        results: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        task_id = task.task_id if task else None
+        results: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
         def on_event(event: dict[str, Any]) -> None:
             service.bus.publish({"type": "run_event", "group": group.name, **event})
             if event["kind"] == "result":
-                results.put_nowait(event["data"])
+                results.put_nowait((event["run_id"], event["data"]))
 
-        deliverer = asyncio.create_task(self._deliver_results(group, results, task_id))
+        deliverer = asyncio.create_task(self._deliver_results(group, results, task))
         if service.slots.locked():
             service.reclaim_warm(except_worker=self)  # warm containers give their slots back
         async with service.slots:
@@ -195,15 +202,16 @@ class GroupWorker:
                 await deliverer
 
     async def _deliver_results(
-        self, group: Group, results: asyncio.Queue, task_id: int | None
+        self, group: Group, results: asyncio.Queue, task: TaskJob | None
     ) -> None:
         """Each answer the agent gives (first prompt, then follow-ups) becomes one reply."""
-        while (data := await results.get()) is not None:
-            run_id = self.run.run_id if self.run else "?"
-            self.answers += 1
+        answers = 0  # numbers a run's replies: the ledger key is <run id>:<number>
+        while (item := await results.get()) is not None:
+            run_id, data = item
+            answers += 1
             watermark = (
                 self.watermarks.popleft()
-                if self.watermarks and task_id is None
+                if self.watermarks and task is None
                 else group.last_answered_id
             )
             text = (data.get("text") or "").strip()
@@ -211,6 +219,9 @@ class GroupWorker:
                 await self.service.notify(group, f"The agent stopped early: {text}")
                 msgs.advance_cursor(self.service.db, group.id, watermark)
             elif text:
-                await self.service.reply(group, run_id, self.answers, text, watermark)
+                await self.service.reply(group, run_id, answers, text, watermark)
             else:
                 msgs.advance_cursor(self.service.db, group.id, watermark)
+            if task is not None and data.get("status") == "ok":
+                # Delivered: a crash from here on must not run the task again.
+                self.service.finish_task_run(task.task_run_id, run_id, "succeeded", None)
