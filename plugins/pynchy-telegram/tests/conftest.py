@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Run from anywhere (also in one session with other plugins' tests): the plugin's source is
+# used when the plugin is not installed.
+if importlib.util.find_spec("pynchy_telegram") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 from fake_telegram import FakeTelegram
 from pynchy_telegram.config import TelegramConfig
 from telegram_helpers import DM_CHAT, FAMILY_CHAT, Host, group
