@@ -220,3 +220,30 @@ def test_hostile_requests_refused_and_host_keeps_serving(cli, tmp_path, pynchy_h
         ]
     assert len(refused) == 5
     assert "survived" in result.stdout
+
+
+def test_orphans_of_a_crashed_run_are_cleaned_up(cli, pynchy_home):
+    import docker
+
+    assert cli("agent", "run", "--model", "echo", "first").exit_code == 0
+    # A container left behind by a host process that died, labelled as one of our runs.
+    with sqlite3.connect(pynchy_home / "pynchy.db") as db:
+        db.execute(
+            "insert into runs (id, group_id, status, started_at, runtime) values"
+            " ('deadbeef', 1, 'running', '2026-01-01', 'podman')"
+        )
+    client = docker.DockerClient(base_url=f"unix://{PODMAN_SOCKET}")
+    name = f"pynchy-main-{secrets.token_hex(4)}"
+    client.containers.run(
+        "localhost/pynchy-agent:latest",
+        ["sleep", "300"],
+        detach=True,
+        name="pynchy-main-deadbeef",
+        labels={"pynchy.run": "deadbeef"},
+        network_mode="none",
+    )
+    assert cli("agent", "run", "--model", "echo", "second").exit_code == 0
+    assert not client.containers.list(all=True, filters={"name": name})
+    with sqlite3.connect(pynchy_home / "pynchy.db") as db:
+        status = db.execute("select status from runs where id = 'deadbeef'").fetchone()[0]
+    assert status == "failed"

@@ -81,6 +81,8 @@ def run(
         ),
         on_event=show,
     )
+    if agent_run.runtime.isolated:  # the process runtime cannot see other processes' runs
+        control.cleanup_orphans(c, agent_run.runtime)
     task_run = tasks.start_task_run(c.db, task["id"], utcnow()) if task else None
     outcome = asyncio.run(agent_run.execute())
     if task_run is not None:

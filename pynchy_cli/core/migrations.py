@@ -191,3 +191,9 @@ def m0002_outbound_ledger(db: Database) -> None:
         not_null={"run_id", "group_id", "created_at"},
     )
     db["messages"].add_column("reply_to", int)  # for assistant replies: the watermark
+
+
+@MIGRATIONS(name="0003_run_owner")
+def m0003_run_owner(db: Database) -> None:
+    # The host process that owns a run: when it is gone, the run's container is an orphan.
+    db["runs"].add_column("owner_pid", int)

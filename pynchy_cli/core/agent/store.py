@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from typing import Any
 
@@ -19,6 +20,7 @@ def new_run_id() -> str:
 
 
 def create_run(db: Database, run_id: str, group_id: int, **fields: Any) -> None:
+    fields.setdefault("owner_pid", os.getpid())
     db["runs"].insert(
         {"id": run_id, "group_id": group_id, "status": "running", "started_at": utcnow(), **fields}
     )

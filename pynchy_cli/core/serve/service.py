@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.control import cleanup_orphans
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.groups import (
@@ -71,20 +72,15 @@ class Service:
 
     def _recover_runs(self) -> None:
         """Runs left 'running' by a crash are failed; their containers are removed."""
-        live = [r for r in store.list_runs(self.db) if r["status"] in ("running", "queued")]
-        for run in live:
-            store.finish_run(self.db, run["id"], "failed", error="interrupted: serve stopped")
         try:
-            runtime = get_runtime(self.settings, self.runtime)
-            # Only containers of this database's runs: other pynchy homes may share the engine.
-            ours = {r["id"] for r in self.db.query("select id from runs")}
-            keep = {run_id for _, run_id, _ in runtime.list_pynchy() if run_id not in ours}
-            removed = runtime.cleanup_orphans(keep)
-        except Exception as exc:  # cleanup is best effort; the runs are already marked
+            removed = cleanup_orphans(
+                self.ctx, get_runtime(self.settings, self.runtime), all_running=True
+            )
+        except Exception as exc:  # best effort: serve starts anyway
             log.warning("orphan cleanup failed: %s", exc)
-            removed = []
-        if live or removed:
-            log.info("recovered runs=%d removed_containers=%d", len(live), len(removed))
+            return
+        if removed:
+            log.info("removed orphan containers=%d", len(removed))
 
     async def _resend_undelivered(self) -> None:
         for row in msgs.undelivered(self.db):
