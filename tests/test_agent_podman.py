@@ -238,7 +238,7 @@ def test_orphans_of_a_crashed_run_are_cleaned_up(cli, pynchy_home):
         "localhost/pynchy-agent:latest",
         ["sleep", "300"],
         detach=True,
-        name="pynchy-main-deadbeef",
+        name=name,
         labels={"pynchy.run": "deadbeef"},
         network_mode="none",
     )
