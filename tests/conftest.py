@@ -26,7 +26,11 @@ def pynchy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("PYNCHY_HOME", str(home))
     for name in list(os.environ):
-        if name.startswith("PYNCHY_") and name != "PYNCHY_HOME" or name in _SCRUB:
+        if (
+            name.startswith(("PYNCHY_", "TELEGRAM_", "SLACK_", "DISCORD_"))
+            and name not in ("PYNCHY_HOME", "PYNCHY_TEST_REQUIRE_PODMAN")
+            or name in _SCRUB
+        ):
             monkeypatch.delenv(name, raising=False)
     return home
 

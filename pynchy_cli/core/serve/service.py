@@ -10,6 +10,7 @@ from pynchy_cli.core.agent import store
 from pynchy_cli.core.agent.control import cleanup_orphans
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.db import utcnow
+from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import (
     Group,
     add_group,
@@ -47,7 +48,8 @@ class Service:
             try:
                 self.channels[name] = factory(self.settings)
             except Exception as exc:  # a channel without credentials must not stop serve
-                log.warning("channel %s not started: %s", name, exc)
+                why = exc.line() if isinstance(exc, PynchyError) else str(exc)
+                log.warning("channel %s not started: %s", name, why)
         self.scheduler = Scheduler(self)
         self.stopping = False
         self.started_at: str | None = None
