@@ -15,7 +15,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -53,6 +60,31 @@ class Limits(BaseModel):
     max_turns: int = Field(50, gt=0, description="model turns per run")
 
 
+class McpServerSettings(BaseModel):
+    """[mcp.NAME]: an MCP server the host runs for agents (see core.plugins.mcp)."""
+
+    model_config = {"extra": "forbid"}
+
+    command: list[str] | None = None
+    url: str | None = None
+    env: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    groups: list[str] | None = None
+    risk: Literal["read", "write", "external", "destructive"] = "external"
+    description: str = ""
+    cwd: str | None = None
+    timeout: float = Field(120.0, gt=0)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _command_or_url(self) -> McpServerSettings:
+        if self.enabled and (self.command is None) == (self.url is None):
+            raise ValueError("give either command or url")
+        if self.command is not None and not self.command:
+            raise ValueError("command must not be empty")
+        return self
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8787, gt=0, lt=65536)
@@ -80,6 +112,9 @@ class Settings(BaseSettings):
     accounts: dict[str, Account] = {}
     plugin: dict[str, dict[str, Any]] = Field(
         {}, description="per-plugin settings: [plugin.NAME], with enabled = false to disable"
+    )
+    mcp: dict[str, McpServerSettings] = Field(
+        {}, description="MCP servers the host runs for agents: [mcp.NAME]"
     )
 
     @field_validator("assistant_name")
@@ -170,4 +205,8 @@ def masked(settings: Settings) -> dict[str, Any]:
         for key in table:
             if _SECRET_KEY.search(key) and table[key]:
                 table[key] = "**** (set)"
+    for server in data.get("mcp", {}).values():  # MCP credentials live in env and headers
+        for part in ("env", "headers"):
+            for key in server.get(part) or {}:
+                server[part][key] = "**** (set)"
     return data

@@ -1,0 +1,335 @@
+"""Running MCP servers on the host for one agent run, and gating calls to their tools.
+
+The host, not the container, talks to MCP servers: a server's environment and headers
+(credentials included) never reach an agent. A run asks `McpHost.list_tools()` once
+before its container starts; the tools join the run's tool list as `mcp__SERVER__TOOL`
+and the container sends calls to them to the host like pynchy's own tools.
+
+Servers start lazily: a server whose tool list this process saw recently (a `serve`
+process runs many runs) starts only when a run first calls one of its tools. Every
+server a run started is stopped when the run ends. A server that cannot start or
+answer costs its tools, with a warning or a tool error; it never fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import jsonschema
+
+from pynchy_cli.core.plugins.mcp import McpServer, tool_name
+from pynchy_cli.protocol import MAX_TOOL_OUTPUT
+
+log = logging.getLogger("pynchy.mcp")
+
+START_TIMEOUT = 30.0  # seconds for a server to start, initialize and list its tools
+STOP_TIMEOUT = 10.0
+LISTING_TTL = 300.0  # seconds a server's tool list is reused without starting it
+_TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what model providers accept
+
+# identity of a server -> (monotonic time, its tools); shared by the runs of one process.
+_LISTINGS: dict[tuple[Any, ...], tuple[float, list[McpTool]]] = {}
+
+Audit = Callable[..., None]  # audit(tool, decision, **detail)
+
+
+class McpUnavailable(Exception):
+    """An MCP server that could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class McpTool:
+    server: str
+    tool: str  # the name the server knows
+    name: str  # the name agents see: mcp__SERVER__TOOL
+    description: str
+    input_schema: dict[str, Any]
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        }
+
+
+def _reason(exc: BaseException) -> str:
+    """One line about an error, looking inside the exception groups anyio raises."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Connection:
+    """One running server. A background task owns it: the SDK's transports use anyio
+    cancel scopes, which must be entered and left by the same task."""
+
+    def __init__(self, server: McpServer, errlog: IO[str] | None):
+        self.server = server
+        self.errlog = errlog
+        self.session: Any = None
+        self.tools: list[Any] = []
+        self.error: str | None = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float) -> None:
+        self._task = asyncio.create_task(self._main(), name=f"mcp-{self.server.name}")
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            self.error = f"did not start within {timeout:g}s"
+            await self.close()
+        if self.session is None:
+            raise McpUnavailable(self.error or "stopped")
+
+    async def _main(self) -> None:
+        from mcp import ClientSession
+
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                read, write = await stack.enter_async_context(self._transport(stack))
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                self.tools = await _list_all(session)
+                self.session = session
+                self._ready.set()
+                await self._stop.wait()
+        except asyncio.CancelledError:
+            self.error = self.error or "stopped"
+        except BaseException as exc:  # anything the server or its transport does
+            self.error = _reason(exc)
+        finally:
+            self.session = None
+            self._ready.set()
+
+    def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
+        server = self.server
+        if server.command:
+            from mcp import StdioServerParameters
+            from mcp.client.stdio import stdio_client
+
+            params = StdioServerParameters(
+                command=server.command[0],
+                args=server.command[1:],
+                env=server.env or None,
+                cwd=server.cwd,
+            )
+            # The child gets the SDK's allow-listed environment plus server.env; its
+            # stderr goes to a log file, not to the terminal of `pynchy agent run`.
+            return stdio_client(params, errlog=self.errlog) if self.errlog else stdio_client(params)
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        client = httpx2.AsyncClient(
+            headers=server.headers or None, timeout=httpx2.Timeout(30.0, read=300.0)
+        )
+        stack.push_async_callback(client.aclose)
+        return streamable_http_client(str(server.url), http_client=client)
+
+    async def close(self) -> None:
+        self._stop.set()
+        task = self._task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _list_all(session: Any) -> list[Any]:
+    tools: list[Any] = []
+    cursor = None
+    for _ in range(100):  # a server that pages forever gets cut off
+        result = await session.list_tools(cursor=cursor) if cursor else await session.list_tools()
+        tools.extend(result.tools)
+        cursor = getattr(result, "next_cursor", None)
+        if not cursor:
+            break
+    return tools
+
+
+def _convert(server: McpServer, tools: list[Any]) -> tuple[list[McpTool], list[str]]:
+    out, warnings = [], []
+    for t in tools:
+        name = tool_name(server.name, t.name)
+        schema = dict(t.input_schema or {"type": "object"})
+        if not _TOOL_NAME_RE.match(name):
+            warnings.append(f"MCP server {server.name}: tool {t.name!r} skipped (bad name)")
+            continue
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            warnings.append(
+                f"MCP server {server.name}: tool {t.name} skipped (bad input schema: {exc.message})"
+            )
+            continue
+        if schema.get("type") != "object":
+            warnings.append(
+                f"MCP server {server.name}: tool {t.name} skipped (input not an object)"
+            )
+            continue
+        description = (t.description or "").strip() or f"Tool {t.name} of the MCP server."
+        if server.description:
+            description = f"{description}\n(MCP server {server.name}: {server.description})"
+        out.append(McpTool(server.name, t.name, name, description[:4000], schema))
+    return out, warnings
+
+
+def check_arguments(tool: McpTool, arguments: Any) -> str | None:
+    """Why these arguments do not fit the tool's input schema, or None if they do."""
+    if not isinstance(arguments, dict):
+        return "arguments must be an object"
+    validator = jsonschema.validators.validator_for(tool.input_schema)(tool.input_schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"invalid arguments for {tool.name}: " + (f"{where}: " if where else "") + error.message
+
+
+def result_text(result: Any) -> str:
+    """The text an agent gets from a CallToolResult."""
+    parts: list[str] = []
+    for block in result.content or []:
+        kind = getattr(block, "type", "")
+        if kind == "text":
+            parts.append(block.text)
+        elif kind == "resource":
+            resource = block.resource
+            parts.append(getattr(resource, "text", None) or f"[resource {resource.uri}]")
+        elif kind == "resource_link":
+            parts.append(f"[resource link {block.uri}]")
+        else:
+            parts.append(f"[{kind} content ({getattr(block, 'mime_type', '?')}) not shown]")
+    if not parts and getattr(result, "structured_content", None) is not None:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
+    text = "\n".join(parts)
+    if len(text) > MAX_TOOL_OUTPUT:
+        text = text[:MAX_TOOL_OUTPUT] + f"\n... [{len(text) - MAX_TOOL_OUTPUT} characters cut]"
+    return text
+
+
+class McpHost:
+    """The MCP servers of one run: their tools, the gate before each call, and cleanup."""
+
+    def __init__(self, servers: list[McpServer], log_dir: Path | None = None):
+        self.servers = {s.name: s for s in servers}
+        self.tools: dict[str, McpTool] = {}
+        self.warnings: list[str] = []
+        self.log_dir = log_dir
+        self._conns: dict[str, _Connection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._logs: list[IO[str]] = []
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        """The tool specs of every server (started where no recent listing is known)."""
+        listings = await asyncio.gather(*(self._listing(s) for s in self.servers.values()))
+        for server, tools in zip(self.servers.values(), listings, strict=True):
+            for tool in tools or []:
+                self.tools[tool.name] = tool
+            if tools is not None:
+                log.debug("mcp server %s: %d tools", server.name, len(tools))
+        return [t.spec for t in self.tools.values()]
+
+    async def _listing(self, server: McpServer) -> list[McpTool] | None:
+        cached = _LISTINGS.get(server.identity())
+        if cached and time.monotonic() - cached[0] < LISTING_TTL:
+            return cached[1]
+        try:
+            conn = await self._connect(server)
+        except McpUnavailable as exc:
+            self.warnings.append(f"MCP server {server.name} did not start: {exc}")
+            return None
+        tools, warnings = _convert(server, conn.tools)
+        self.warnings.extend(warnings)
+        _LISTINGS[server.identity()] = (time.monotonic(), tools)
+        return tools
+
+    async def _connect(self, server: McpServer) -> _Connection:
+        lock = self._locks.setdefault(server.name, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(server.name)
+            if conn is not None and conn.session is not None:
+                return conn
+            if conn is not None:  # it died; try once more
+                await conn.close()
+            conn = _Connection(server, self._errlog(server))
+            self._conns[server.name] = conn
+            try:
+                await conn.start(START_TIMEOUT)
+            except McpUnavailable:
+                _LISTINGS.pop(server.identity(), None)
+                raise
+            return conn
+
+    def _errlog(self, server: McpServer) -> IO[str] | None:
+        if not server.command or self.log_dir is None:
+            return None
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            handle = (self.log_dir / f"mcp-{server.name}.log").open("a", buffering=1)
+        except OSError:
+            return None
+        self._logs.append(handle)
+        return handle
+
+    async def call(self, name: str, arguments: dict[str, Any], audit: Audit) -> tuple[str, bool]:
+        """Check a call against the tool's schema and its server's risk tier, record the
+        decision, then make the call. Returns (text, is_error)."""
+        tool = self.tools.get(name)
+        if tool is None:
+            audit(name, "refused", reason="unknown tool")
+            return f"unknown tool {name}", True
+        server = self.servers[tool.server]
+        problem = check_arguments(tool, arguments)
+        if problem:
+            audit(name, "refused", reason=problem, risk=server.risk)
+            return problem, True
+        if server.risk not in ("read", "write"):
+            reason = f"{name} needs approval: the MCP server {server.name} has risk {server.risk}"
+            audit(name, "refused", reason="needs approval", risk=server.risk)
+            return (
+                f"{reason}, and approvals are not available yet. A person can set"
+                f' risk = "read" or "write" in [mcp.{server.name}] of config.toml to allow it.',
+                True,
+            )
+        audit(name, "allowed", risk=server.risk, server=server.name, arguments=arguments)
+        try:
+            conn = await self._connect(server)
+        except McpUnavailable as exc:
+            return f"the MCP server {server.name} is not available: {exc}", True
+        try:
+            result = await asyncio.wait_for(
+                conn.session.call_tool(tool.tool, arguments), server.timeout
+            )
+        except TimeoutError:
+            return f"{name} did not answer within {server.timeout:g}s", True
+        except Exception as exc:  # the server broke: start it afresh on the next call
+            with contextlib.suppress(Exception):
+                await conn.close()
+            return f"{name} failed: {_reason(exc)}", True
+        return result_text(result), bool(result.is_error)
+
+    async def aclose(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+        for handle in self._logs:
+            with contextlib.suppress(OSError):
+                handle.close()
+        self._logs.clear()
