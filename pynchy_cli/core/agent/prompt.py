@@ -25,7 +25,10 @@ def system_prompt(
     global_memory_dir: Path,
     tool_names: list[str],
     now: datetime | None = None,
+    skills: list[tuple[str, str]] | None = None,
 ) -> str:
+    """`skills`: (name, one-line description) pairs. Only these go into the prompt; the
+    agent reads a skill's body with the read_skill tool when a task calls for it."""
     now = now or datetime.now().astimezone()
     parts = [
         f"You are {assistant_name}, a personal assistant. You are answering in the group "
@@ -37,6 +40,12 @@ def system_prompt(
         "Your final answer is sent to the group; use send_message for messages before that.",
         "Tools: " + ", ".join(tool_names) + ".",
     ]
+    if skills:
+        listed = "\n".join(f"- {name}: {description}" for name, description in skills)
+        parts.append(
+            "Skills are instructions for particular tasks. When a task matches one, read it "
+            f"first with read_skill (name) and follow it.\n<skills>\n{listed}\n</skills>"
+        )
     global_text = _read_memory(global_memory_dir / MEMORY_FILE)
     if global_text.strip():
         parts.append(f"<global_memory>\n{global_text.strip()}\n</global_memory>")
