@@ -34,7 +34,12 @@ OP_MODEL = "model"  # body: ModelRequest -> reply body: ModelResponse
 OP_TOOL = "tool"  # body: {"name", "input"} -> reply body: {"content", "is_error"}
 OP_EVENT = "event"  # body: Event -> reply body: {}
 OP_FOLLOWUP = "followup"  # wait for more input: body {"wait": seconds} -> {"prompt": str|None}
-OPS = (OP_INPUT, OP_MODEL, OP_TOOL, OP_EVENT, OP_FOLLOWUP)
+# Ask before running a local tool: body {"id", "name", "input"} -> reply body
+# {"allow": bool, "input": {...} (the arguments to use), "reason": str (when refused)}.
+# Sent only for the tools the run input lists under "tool_checks" (a key older hosts do
+# not send, so older hosts never get this op, and older runners never send it).
+OP_TOOL_CHECK = "tool_check"
+OPS = (OP_INPUT, OP_MODEL, OP_TOOL, OP_EVENT, OP_FOLLOWUP, OP_TOOL_CHECK)
 
 # Event kinds (the transcript).
 EVENT_KINDS = ("text", "tool_use", "tool_result", "thinking", "usage", "result", "error")

@@ -29,6 +29,8 @@ class Agent:
         self.workspace = workspace
         self.tools: list[str] = list(run_input.get("tools", []))
         self.host_tools = set(run_input.get("host_tools", []))
+        # Local tools the host's plugins want to see (and may change or refuse) first.
+        self.tool_checks = set(run_input.get("tool_checks", []))
         limits = run_input.get("limits", {})
         self.max_turns = int(limits.get("max_turns", 50))
         self.max_tokens = int(limits.get("max_tokens", 4096))
@@ -50,6 +52,21 @@ class Agent:
             self.messages.append({"role": "user", "content": results})
         return "max_turns", f"stopped after {self.max_turns} model turns"
 
+    def _check(self, tool_id: str, name: str, arguments: Any) -> tuple[bool, Any, str]:
+        """(allowed, arguments to use, refusal) from the host, for tools it wants to check.
+        A failed check refuses the call: the host asked to be asked."""
+        if name not in self.tool_checks:
+            return True, arguments, ""
+        body = {"id": tool_id, "name": name, "input": arguments}
+        try:
+            reply = self.host.call(protocol.OP_TOOL_CHECK, body)
+        except HostError as exc:
+            return False, arguments, f"refused by the host: {exc}"
+        if not reply.get("allow"):
+            return False, arguments, f"refused by the host: {reply.get('reason') or 'refused'}"
+        new = reply.get("input", arguments)
+        return True, new if isinstance(new, dict) else arguments, ""
+
     def _call_tool(self, block: dict[str, Any]) -> dict[str, Any]:
         name, arguments = block["name"], block.get("input", {})
         if name in self.host_tools:
@@ -59,7 +76,14 @@ class Agent:
             except HostError as exc:
                 content, is_error = f"refused by the host: {exc}", True
         elif name in self.tools:
-            content, is_error = run_local_tool(self.workspace, name, arguments)
+            allowed, arguments, refusal = self._check(block["id"], name, arguments)
+            if allowed:
+                content, is_error = run_local_tool(self.workspace, name, arguments)
+            else:
+                content, is_error = refusal, True
+        else:
+            content, is_error = f"tool {name} is not available in this run", True
+        if name not in self.host_tools:  # the host records the results of its own tools
             self.host.event(
                 "tool_result",
                 tool_use_id=block["id"],
@@ -67,8 +91,6 @@ class Agent:
                 content=content,
                 is_error=is_error,
             )
-        else:
-            content, is_error = f"tool {name} is not available in this run", True
         return {
             "type": "tool_result",
             "tool_use_id": block["id"],
