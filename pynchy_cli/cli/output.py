@@ -68,8 +68,10 @@ def emit_mapping(data: dict[str, Any], *, as_json: bool = False) -> None:
 
 
 def success(message: str) -> None:
-    err_console.print(f"[green]✓[/green] {message}" if err_console.is_terminal else message)
+    err_console.print(
+        f"[green]✓[/green] {message}" if err_console.is_terminal else message, soft_wrap=True
+    )
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]pynchy: warning:[/yellow] {message}", markup=True)
+    err_console.print(f"[yellow]pynchy: warning:[/yellow] {message}", markup=True, soft_wrap=True)
