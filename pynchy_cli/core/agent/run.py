@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -26,6 +27,8 @@ from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, ensure_global_memory, update_group
 from pynchy_cli.core.models import choose_model
+from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safely
+from pynchy_cli.core.plugins.lifecycle import RunInfo, ToolResult
 from pynchy_cli.core.providers.base import ModelCore
 from pynchy_cli.core.providers.registry import make_core
 from pynchy_cli.core.runtimes.base import LABEL, LABEL_GROUP, ContainerSpec, Mount, Runtime
@@ -35,6 +38,15 @@ EventSink = Callable[[dict[str, Any]], None]
 Deliver = Callable[[str], Awaitable[None]]
 
 _ALLOWED_CONTAINER_EVENTS = ("tool_result", "result", "error")
+_NO_PLUGINS: Any = object()
+log = logging.getLogger("pynchy.run")
+
+
+def _log_warning(message: str) -> None:
+    """A warning for the log of `serve`. Without logging set up (`pynchy agent run`) the
+    same message reaches the terminal as an error event, so it is not printed twice."""
+    if logging.getLogger().handlers or logging.getLogger("pynchy").handlers:
+        log.warning(message)
 
 
 @dataclass
@@ -67,7 +79,10 @@ class AgentRun:
         on_event: EventSink | None = None,
         deliver: Deliver | None = None,
         followups: asyncio.Queue[str | None] | None = None,
+        plugins: Any = _NO_PLUGINS,
     ):
+        """`plugins`: a loaded plugin set (core.plugins.manager.Plugins) to use, None for
+        none; by default the configured plugins are loaded (plugins_for(settings))."""
         self.ctx = ctx
         self.settings = ctx.settings
         self.db = ctx.db
@@ -87,19 +102,34 @@ class AgentRun:
         self.toolbox = HostToolbox(
             self.db, self.group, self.run_id, self.settings.assistant_name, deliver
         )
-        self.tool_specs = {t["name"]: t for t in [*protocol.LOCAL_TOOLS, *HOST_TOOLS]}
+        if plugins is _NO_PLUGINS:
+            plugins = load_plugins_safely(self.settings)
+        self.ext = RunExtensions(plugins, self.settings, ctx.paths, self.group, self._hook_failed)
+        self.info = RunInfo(
+            run_id=self.run_id,
+            group=self.group.name,
+            folder=self.group.path,
+            prompt=request.prompt,
+            model=self.choice.spec,
+            runtime=self.runtime.name,
+            task_id=request.task_id,
+            settings=self.settings,
+        )
+        extra = self.ext.static_specs()
+        self.tool_specs = {t["name"]: t for t in [*protocol.LOCAL_TOOLS, *HOST_TOOLS, *extra]}
+        self.host_tool_names = {*HOST_TOOL_NAMES, *(t["name"] for t in extra)}
+        # Local tools the container asks about first, when a plugin has a before_tool hook.
+        self.tool_checks = (
+            list(protocol.LOCAL_TOOL_NAMES) if self.ext.hooks.has("pynchy_before_tool") else []
+        )
+        self.tool_inputs: dict[str, dict[str, Any]] = {}  # tool_use id -> arguments
         self.session_id = (
             None if request.new_session else self.group.session_id
         ) or store.new_session_id()
         self.history = (
             [] if request.new_session else store.load_session(self.db, self.group.session_id)
         )
-        self.system = system_prompt(
-            self.settings.assistant_name,
-            self.group,
-            ensure_global_memory(ctx.paths),
-            list(self.tool_specs),
-        )
+        self.system = self._system_prompt()
         self.model_calls = 0
         self.result: dict[str, Any] | None = None
         self.error: str | None = None
@@ -111,6 +141,43 @@ class AgentRun:
         event = store.add_event(self.db, self.run_id, kind, data)
         if self.on_event:
             self.on_event(event)
+
+    def _warn(self, message: str) -> None:
+        """A problem that costs the run a feature but not the run: logged, audited and
+        put in the transcript."""
+        _log_warning(f"run {self.run_id}: {message}")
+        store.audit(
+            self.db, "run", "warning", run_id=self.run_id, group_id=self.group.id, message=message
+        )
+        self.emit("error", message=message, warning=True)
+
+    def _hook_failed(self, plugin: str, hook: str, exc: BaseException) -> None:
+        store.audit(
+            self.db,
+            f"hook:{hook}",
+            "failed",
+            run_id=self.run_id,
+            group_id=self.group.id,
+            plugin=plugin,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        message = f"plugin {plugin}: {hook} raised {type(exc).__name__}: {exc} (skipped)"
+        _log_warning(f"run {self.run_id}: {message}")
+        self.emit("error", message=message, warning=True)
+
+    def _audit_tool(self, tool: str, decision: str, **detail: Any) -> None:
+        store.audit(
+            self.db, f"tool:{tool}", decision, run_id=self.run_id, group_id=self.group.id, **detail
+        )
+
+    def _system_prompt(self) -> str:
+        return system_prompt(
+            self.settings.assistant_name,
+            self.group,
+            ensure_global_memory(self.ctx.paths),
+            list(self.tool_specs),
+            skills=self.ext.skill_list(),
+        )
 
     def _refused(self, reason: str) -> None:
         store.audit(
@@ -128,6 +195,8 @@ class AgentRun:
             return await self._tool(body)
         if op == protocol.OP_EVENT:
             return self._container_event(body)
+        if op == protocol.OP_TOOL_CHECK:
+            return self._tool_check(body)
         return await self._followup(body)
 
     def _run_input(self) -> dict[str, Any]:
@@ -138,7 +207,8 @@ class AgentRun:
             "prompt": self.req.prompt,
             "history": self.history,
             "tools": list(self.tool_specs),
-            "host_tools": list(HOST_TOOL_NAMES),
+            "host_tools": sorted(self.host_tool_names),
+            "tool_checks": self.tool_checks,
             "limits": {"max_turns": self.settings.limits.max_turns, "max_tokens": 8192},
             "followup_wait": self.req.followup_wait,
         }
@@ -164,6 +234,7 @@ class AgentRun:
             self.emit("error", message=self.error)
             raise
         self.history = [*request["messages"], {"role": "assistant", "content": result.content}]
+        self.tool_inputs = {b["id"]: b["input"] for b in result.content if b["type"] == "tool_use"}
         for block in result.content:
             if block["type"] == "text" and block["text"].strip():
                 self.emit("text", text=block["text"])
@@ -180,11 +251,44 @@ class AgentRun:
 
     async def _tool(self, body: dict[str, Any]) -> dict[str, Any]:
         name, arguments = body.get("name"), body.get("input", {})
-        if not isinstance(name, str) or name not in HOST_TOOL_NAMES:
+        if not isinstance(name, str) or name not in self.host_tool_names:
             raise protocol.ProtocolError(f"no host tool {str(name)[:64]!r}")
-        content, is_error = await self.toolbox.call(name, arguments)
+        if not isinstance(arguments, dict):
+            content, is_error = await self.toolbox.call(name, arguments)  # refused there
+        else:
+            decision = self._before_tool(name, arguments)
+            arguments = decision.arguments
+            if decision.refused:
+                content, is_error = f"refused: {decision.refused}", True
+            elif self.ext.owns(name):
+                content, is_error = await self.ext.call(name, arguments, self._audit_tool)
+            else:
+                content, is_error = await self.toolbox.call(name, arguments)
+            self.ext.hooks.after_tool(self.info, name, arguments, ToolResult(content, is_error))
         self.emit("tool_result", name=name, content=content, is_error=is_error)
         return {"content": content, "is_error": is_error}
+
+    def _before_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        decision = self.ext.hooks.before_tool(self.info, name, arguments)
+        if decision.refused:
+            self._audit_tool(name, "refused", reason=decision.refused, by="hook")
+        elif decision.changed_by:
+            self._audit_tool(name, "changed", by=decision.changed_by, arguments=decision.arguments)
+        return decision
+
+    def _tool_check(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The container asks before it runs a local tool: plugins may change or refuse it."""
+        name, arguments, tool_id = body.get("name"), body.get("input", {}), body.get("id")
+        if not isinstance(name, str) or name not in self.tool_checks:
+            raise protocol.ProtocolError(f"no local tool to check {str(name)[:64]!r}")
+        if not isinstance(arguments, dict):
+            raise protocol.ProtocolError("tool input must be an object")
+        decision = self._before_tool(name, arguments)
+        if isinstance(tool_id, str):
+            self.tool_inputs[tool_id] = decision.arguments
+        if decision.refused:
+            return {"allow": False, "reason": decision.refused}
+        return {"allow": True, "input": decision.arguments}
 
     def _container_event(self, body: dict[str, Any]) -> dict[str, Any]:
         event = protocol.check_event(body)
@@ -192,13 +296,13 @@ class AgentRun:
         if kind not in _ALLOWED_CONTAINER_EVENTS:
             raise protocol.ProtocolError(f"the container may not send {kind} events")
         if kind == "tool_result":
-            self.emit(
-                kind,
-                tool_use_id=str(data.get("tool_use_id", ""))[:128],
-                name=str(data.get("name", ""))[:64],
-                content=str(data.get("content", ""))[: protocol.MAX_TOOL_OUTPUT + 200],
-                is_error=bool(data.get("is_error")),
-            )
+            tool_id, name = str(data.get("tool_use_id", ""))[:128], str(data.get("name", ""))[:64]
+            content = str(data.get("content", ""))[: protocol.MAX_TOOL_OUTPUT + 200]
+            is_error = bool(data.get("is_error"))
+            self.emit(kind, tool_use_id=tool_id, name=name, content=content, is_error=is_error)
+            if name in protocol.LOCAL_TOOL_NAMES:
+                arguments = self.tool_inputs.get(tool_id, {})
+                self.ext.hooks.after_tool(self.info, name, arguments, ToolResult(content, is_error))
         elif kind == "result":
             status = "ok" if data.get("status") == "ok" else str(data.get("status", "failed"))[:32]
             self.result = {"status": status, "text": str(data.get("text", ""))}
@@ -280,8 +384,23 @@ class AgentRun:
             on_refused=self._refused,
         )
         status, exit_code, handle = "failed", None, None
+        outcome: RunOutcome | None = None
         try:
+            refusal = self.ext.hooks.before_run(self.info)
+            if refusal:
+                self.error = f"refused by {refusal}"
+                store.audit(
+                    self.db,
+                    "run",
+                    "refused",
+                    run_id=self.run_id,
+                    group_id=self.group.id,
+                    reason=refusal,
+                )
+                self.emit("error", message=self.error)
+                return self._outcome(status, exit_code)
             self.core = make_core(self.choice, self.settings)
+            await self._add_mcp_tools()
             await socket.start()
             handle = await asyncio.to_thread(self.runtime.start, spec)
             if handle.pid:
@@ -303,8 +422,17 @@ class AgentRun:
             if self.core is not None:
                 with contextlib.suppress(Exception):
                     await self.core.aclose()
+            with contextlib.suppress(Exception):
+                await self.ext.aclose()
             self._finish(status)
             shutil.rmtree(run_dir, ignore_errors=True)
+            outcome = self._outcome(status, exit_code)
+            if status != "succeeded":
+                self.ext.hooks.on_error(self.info, self.error or status)
+            self.ext.hooks.after_run(self.info, outcome)
+        return outcome
+
+    def _outcome(self, status: str, exit_code: int | None) -> RunOutcome:
         return RunOutcome(
             self.run_id,
             status,
@@ -313,6 +441,21 @@ class AgentRun:
             exit_code=exit_code,
             messages_sent=list(self.toolbox.sent),
         )
+
+    async def _add_mcp_tools(self) -> None:
+        """Start (or recall) the MCP servers this group may use and add their tools."""
+        for warning in self.ext.take_warnings():
+            self._warn(warning)
+        specs = await self.ext.mcp_specs()
+        for warning in self.ext.take_warnings():
+            self._warn(warning)
+        if not specs:
+            return
+        for spec in specs:
+            self.tool_specs[spec["name"]] = spec
+            self.host_tool_names.add(spec["name"])
+        self.system = self._system_prompt()
+        store.update_run(self.db, self.run_id, system_prompt=self.system)
 
     async def _wait(self, handle: Any) -> int | None:
         loop = asyncio.get_running_loop()

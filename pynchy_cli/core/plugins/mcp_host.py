@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,8 @@ _TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what model providers acc
 _LISTINGS: dict[tuple[Any, ...], tuple[float, list[McpTool]]] = {}
 
 Audit = Callable[..., None]  # audit(tool, decision, **detail)
+# approve(tool, arguments) -> True when a person approved the call
+Approve = Callable[[str, dict[str, Any]], Awaitable[bool]]
 
 
 class McpUnavailable(Exception):
@@ -289,9 +291,12 @@ class McpHost:
         self._logs.append(handle)
         return handle
 
-    async def call(self, name: str, arguments: dict[str, Any], audit: Audit) -> tuple[str, bool]:
+    async def call(
+        self, name: str, arguments: dict[str, Any], audit: Audit, approve: Approve | None = None
+    ) -> tuple[str, bool]:
         """Check a call against the tool's schema and its server's risk tier, record the
-        decision, then make the call. Returns (text, is_error)."""
+        decision, then make the call. Returns (text, is_error). Tools of the external and
+        destructive tiers need `approve` (a person's decision); without it they are refused."""
         tool = self.tools.get(name)
         if tool is None:
             audit(name, "refused", reason="unknown tool")
@@ -303,12 +308,16 @@ class McpHost:
             return problem, True
         if server.risk not in ("read", "write"):
             reason = f"{name} needs approval: the MCP server {server.name} has risk {server.risk}"
-            audit(name, "refused", reason="needs approval", risk=server.risk)
-            return (
-                f"{reason}, and approvals are not available yet. A person can set"
-                f' risk = "read" or "write" in [mcp.{server.name}] of config.toml to allow it.',
-                True,
-            )
+            if approve is None:
+                audit(name, "refused", reason="needs approval", risk=server.risk)
+                return (
+                    f"{reason}, and no one can approve it in this run. A person can set"
+                    f' risk = "read" or "write" in [mcp.{server.name}] of config.toml to allow it.',
+                    True,
+                )
+            if not await approve(name, arguments):
+                audit(name, "refused", reason="not approved", risk=server.risk)
+                return f"{reason}; it was not approved", True
         audit(name, "allowed", risk=server.risk, server=server.name, arguments=arguments)
         try:
             conn = await self._connect(server)
