@@ -1,0 +1,1 @@
+"""Helpers shared by the deploys: data defaults, custom operations, builds, secrets, report."""
