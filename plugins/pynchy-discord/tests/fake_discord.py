@@ -1,0 +1,660 @@
+"""A local Discord for tests: the REST API (v10) and the Gateway WebSocket, on 127.0.0.1.
+
+Built from Discord's documented wire formats, for one bot in one guild:
+
+- REST under /api/v10 with `Authorization: Bot TOKEN` (401 `{"message": "401: Unauthorized",
+  "code": 0}` otherwise): GET /users/@me, GET /oauth2/applications/@me, GET /gateway,
+  GET /gateway/bot, GET /channels/{id},
+  GET /channels/{id}/messages (limit 1-100, before/after/around; newest first),
+  POST /channels/{id}/messages (content <= 2000 characters, error 50035 past it, 50006 when
+  empty; `nonce` with `enforce_nonce` returns the message already created with that nonce),
+  POST /channels/{id}/typing (204). Unknown channels answer 404 with code 10003.
+- The Gateway at /gateway (`?v=10&encoding=json`, and `compress=zlib-stream` honoured as one
+  zlib stream flushed with Z_SYNC_FLUSH per payload): HELLO (op 10) on connect, HEARTBEAT (op 1)
+  answered by HEARTBEAT_ACK (op 11), IDENTIFY (op 2) answered by READY (with session_id and
+  resume_gateway_url) then GUILD_CREATE, RESUME (op 6) answered by the missed dispatches in
+  order then RESUMED, or INVALID_SESSION (op 9, d=false) for an unknown session; RECONNECT
+  (op 7) on request; close 4004 for a bad token. MESSAGE_CREATE is dispatched to sessions
+  that asked for GUILD_MESSAGES / DIRECT_MESSAGES, with empty content unless they asked for
+  MESSAGE_CONTENT (or the message mentions the bot, or it is a DM), as Discord does.
+
+Test controls (thread-safe, called from the test's thread): post_as_user, drop/restore (a
+network outage: open connections are cut and every new one is closed at once while down),
+send_reconnect, lose_next_post_response, and read-outs of what the bot did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+DISCORD_EPOCH = 1420070400000
+API = "/api/v10"
+
+# Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents)
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
+MESSAGE_CONTENT = 1 << 15
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # Discord answers with exactly `Content-Type: application/json` (no charset parameter);
+    # discord.py decodes a body as JSON only on that exact value.
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+def _error(status: int, message: str, code: int, **extra: Any) -> web.Response:
+    return _json({"message": message, "code": code, **extra}, status=status)
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    intents: int
+    seq: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    conn: Conn | None = None
+
+
+@dataclass(eq=False)
+class Conn:
+    ws: web.WebSocketResponse
+    request: web.Request
+    deflate: Any = None  # a zlib compressobj when compress=zlib-stream
+    session: Session | None = None
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        text = json.dumps(payload)
+        if self.deflate is None:
+            await self.ws.send_str(text)
+        else:
+            data = self.deflate.compress(text.encode()) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+            await self.ws.send_bytes(data)
+
+
+class FakeDiscord:
+    def __init__(self, token: str = "test-bot-token", bot_name: str = "pynchy-bot"):
+        self.token = token
+        self._counter = itertools.count()
+        self.bot = self._user(bot_name, bot=True)
+        self.ann = self._user("ann", global_name="Ann")
+        self.application_id = self.snowflake()
+        self.guild_id = self.snowflake()
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.typing: Counter[str] = Counter()
+        self.posts: list[dict[str, Any]] = []  # every POST /messages body the bot sent
+        self.nonces: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sessions: dict[str, Session] = {}
+        self.conns: set[Conn] = set()
+        self.down = False
+        self.refused = 0
+        self.identifies = 0
+        self.resumes = 0
+        self.invalidated = 0
+        self.lost_responses = 0
+        self.gateway_queries: list[dict[str, str]] = []
+        self._lose_next_post = False
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # --- ids and objects (https://discord.com/developers/docs/reference#snowflakes) ---------
+
+    def snowflake(self) -> str:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH
+        return str((ms << 22) | (next(self._counter) & 0xFFF))
+
+    def _user(self, username: str, *, bot: bool = False, global_name: str | None = None):
+        user = {
+            "id": self.snowflake(),
+            "username": username,
+            "discriminator": "0",
+            "global_name": global_name,
+            "avatar": None,
+            "public_flags": 0,
+        }
+        if bot:
+            user["bot"] = True
+        return user
+
+    def _guild(self) -> dict[str, Any]:
+        return {
+            "id": self.guild_id,
+            "name": "pynchy test guild",
+            "icon": None,
+            "owner_id": self.ann["id"],
+            "unavailable": False,
+            "large": False,
+            "member_count": 2,
+            "joined_at": datetime.now(UTC).isoformat(),
+            "roles": [
+                {
+                    "id": self.guild_id,
+                    "name": "@everyone",
+                    "permissions": "104324673",
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "channels": [c for c in self.channels.values() if c.get("guild_id")],
+            "threads": [],
+            "members": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+        }
+
+    def _message(
+        self, channel_id: str, author: dict[str, Any], content: str, **extra: Any
+    ) -> dict[str, Any]:
+        mentions = [
+            u
+            for u in (self.bot, self.ann)
+            if f"<@{u['id']}>" in content or f"<@!{u['id']}>" in content
+        ]
+        return {
+            "id": self.snowflake(),
+            "channel_id": channel_id,
+            "author": author,
+            "content": content,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": mentions,
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            **extra,
+        }
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeDiscord:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._serve())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._shutdown())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-discord", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the fake Discord server did not start")
+        return self
+
+    async def _serve(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(API + "/users/@me", self._me)
+        app.router.add_get(API + "/oauth2/applications/@me", self._application)
+        app.router.add_get(API + "/applications/@me", self._application)
+        app.router.add_get(API + "/gateway", self._get_gateway)
+        app.router.add_get(API + "/gateway/bot", self._get_gateway_bot)
+        app.router.add_get(API + "/channels/{id}", self._get_channel)
+        app.router.add_get(API + "/channels/{id}/messages", self._list_messages)
+        app.router.add_post(API + "/channels/{id}/messages", self._create_message)
+        app.router.add_post(API + "/channels/{id}/typing", self._typing)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _shutdown(self) -> None:
+        for conn in list(self.conns):
+            await conn.ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def close(self) -> None:
+        if self._loop and self._thread:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run fn in the server's loop (coroutine functions are awaited) and return its result."""
+        assert self._loop is not None
+
+        async def run() -> Any:
+            value = fn(*args, **kwargs)
+            if asyncio.iscoroutine(value):
+                value = await value
+            return value
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # --- REST --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler):
+        if self.down:  # a network outage: the connection is cut before any answer
+            self.refused += 1
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        authorized = request.headers.get("Authorization") == f"Bot {self.token}"
+        if request.path.startswith(API + "/") and not authorized:
+            return _error(401, "401: Unauthorized", 0)
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return _error(404, "404: Not Found", 0)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return _json({**self.bot, "verified": True, "mfa_enabled": False, "flags": 0})
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "id": self.application_id,
+                "name": self.bot["username"],
+                "icon": None,
+                "description": "",
+                "bot_public": False,
+                "bot_require_code_grant": False,
+                "owner": self.ann,
+                "verify_key": "0" * 64,
+                "team": None,
+                "flags": 0,
+                "bot": self.bot,
+                "interactions_endpoint_url": None,
+            }
+        )
+
+    async def _get_gateway(self, request: web.Request) -> web.Response:
+        return _json({"url": self.gateway_url})
+
+    async def _get_gateway_bot(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    def _channel_or_404(self, request: web.Request) -> dict[str, Any] | web.Response:
+        channel = self.channels.get(request.match_info["id"])
+        return channel if channel is not None else _error(404, "Unknown Channel", 10003)
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        channel = self._channel_or_404(request)
+        return channel if isinstance(channel, web.Response) else _json(channel)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        channel = self._channel_or_404(request)
+        if isinstance(channel, web.Response):
+            return channel
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return _error(400, "Invalid Form Body", 50035)
+        history = self.messages[channel["id"]]  # oldest first
+        q = request.query
+        if "after" in q:
+            after = int(q["after"])
+            found = [m for m in history if int(m["id"]) > after][:limit]
+        elif "before" in q:
+            before = int(q["before"])
+            found = [m for m in history if int(m["id"]) < before][-limit:]
+        elif "around" in q:
+            around = int(q["around"])
+            older = [m for m in history if int(m["id"]) < around][-(limit // 2) :]
+            newer = [m for m in history if int(m["id"]) >= around][: limit - len(older)]
+            found = older + newer
+        else:
+            found = history[-limit:]
+        # Discord answers newest first, whichever direction was asked for.
+        return _json([_rest_view(m) for m in reversed(found)])
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        channel = self._channel_or_404(request)
+        if isinstance(channel, web.Response):
+            return channel
+        body = await request.json()
+        self.posts.append(body)
+        content = body.get("content") or ""
+        if not content.strip():
+            return _error(400, "Cannot send an empty message", 50006)
+        if len(content) > 2000:
+            return _error(
+                400,
+                "Invalid Form Body",
+                50035,
+                errors={
+                    "content": {
+                        "_errors": [
+                            {
+                                "code": "BASE_TYPE_MAX_LENGTH",
+                                "message": "Must be 2000 or fewer in length.",
+                            }
+                        ]
+                    }
+                },
+            )
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > 25:
+            return _error(400, "Invalid Form Body", 50035)
+        if nonce is not None and body.get("enforce_nonce"):
+            seen = self.nonces.get((self.bot["id"], str(nonce)))
+            if seen is not None:  # the same request again: no second message
+                return _json(_rest_view(seen))
+        parse = (body.get("allowed_mentions") or {"parse": ["users", "roles", "everyone"]}).get(
+            "parse", []
+        )
+        extra = {"nonce": nonce} if nonce is not None else {}
+        message = self._message(channel["id"], self.bot, content, **extra)
+        message["mention_everyone"] = "everyone" in parse and (
+            "@everyone" in content or "@here" in content
+        )
+        if channel.get("guild_id"):
+            message["guild_id"] = channel["guild_id"]
+        self.messages[channel["id"]].append(message)
+        if nonce is not None:
+            self.nonces[(self.bot["id"], str(nonce))] = message
+        await self._dispatch_message(message)
+        if self._lose_next_post:  # created, but the answer never reaches the client
+            self._lose_next_post = False
+            self.lost_responses += 1
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        return _json(_rest_view(message))
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        channel = self._channel_or_404(request)
+        if isinstance(channel, web.Response):
+            return channel
+        self.typing[channel["id"]] += 1
+        return web.Response(status=204)
+
+    # --- Gateway -------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.gateway_queries.append(dict(request.query))
+        deflate = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
+        conn = Conn(ws, request, deflate)
+        self.conns.add(conn)
+        try:
+            await conn.send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(msg.data)
+                op, data = payload.get("op"), payload.get("d")
+                if op == 1:
+                    await conn.send({"op": 11, "d": None, "s": None, "t": None})
+                elif op == 2:
+                    await self._identify(conn, data)
+                elif op == 6:
+                    await self._resume(conn, data)
+                elif op in (3, 4, 8):  # presence, voice state, request members: accepted
+                    continue
+                else:
+                    await ws.close(code=4001, message=b"Unknown opcode.")
+        finally:
+            self.conns.discard(conn)
+            if conn.session is not None and conn.session.conn is conn:
+                conn.session.conn = None
+        return ws
+
+    async def _identify(self, conn: Conn, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if "intents" not in data:
+            await conn.ws.close(code=4013, message=b"Invalid intent(s).")
+            return
+        self.identifies += 1
+        session = Session(id=uuid.uuid4().hex, intents=int(data["intents"]))
+        self.sessions[session.id] = session
+        conn.session = session
+        session.conn = conn
+        await self._dispatch(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0},
+                "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "session_id": session.id,
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": self.application_id, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
+        await self._dispatch(session, "GUILD_CREATE", self._guild())
+
+    async def _resume(self, conn: Conn, data: dict[str, Any]) -> None:
+        session = self.sessions.get(data.get("session_id") or "")
+        if session is None or data.get("token") != self.token:
+            self.invalidated += 1
+            await conn.send({"op": 9, "d": False, "s": None, "t": None})
+            return
+        self.resumes += 1
+        if session.conn is not None and session.conn is not conn:
+            await session.conn.ws.close(code=4009)
+        conn.session = session
+        session.conn = conn
+        last = data.get("seq") or 0
+        for event in session.events:
+            if event["s"] > last:
+                await conn.send(event)
+        await self._dispatch(session, "RESUMED", {})
+
+    async def _dispatch(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.events.append(payload)
+        if session.conn is not None and not session.conn.ws.closed:
+            try:
+                await session.conn.send(payload)
+            except (ConnectionError, RuntimeError):
+                session.conn = None  # kept in events: replayed on RESUME
+
+    async def _dispatch_message(self, message: dict[str, Any]) -> None:
+        in_guild = bool(message.get("guild_id"))
+        for session in list(self.sessions.values()):
+            needed = GUILD_MESSAGES if in_guild else DIRECT_MESSAGES
+            if not session.intents & needed:
+                continue
+            data = dict(message)
+            readable = (
+                session.intents & MESSAGE_CONTENT
+                or not in_guild
+                or message["author"]["id"] == self.bot["id"]
+                or any(u["id"] == self.bot["id"] for u in message["mentions"])
+            )
+            if not readable:
+                data["content"] = ""
+            await self._dispatch(session, "MESSAGE_CREATE", data)
+
+    # --- test controls (from the test's thread) -------------------------------------------------
+
+    def add_channel(self, name: str, *, dm: bool = False) -> str:
+        def add() -> str:
+            channel_id = self.snowflake()
+            if dm:
+                channel = {"id": channel_id, "type": 1, "recipients": [self.ann]}
+            else:
+                channel = {
+                    "id": channel_id,
+                    "type": 0,
+                    "guild_id": self.guild_id,
+                    "name": name,
+                    "position": len(self.channels),
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "topic": None,
+                    "rate_limit_per_user": 0,
+                    "last_message_id": None,
+                }
+            self.channels[channel_id] = channel
+            self.messages[channel_id] = []
+            return channel_id
+
+        return self._call(add)
+
+    def mention(self) -> str:
+        return f"<@{self.bot['id']}>"
+
+    def post_as_user(self, channel_id: str, content: str) -> dict[str, Any]:
+        """A person writes in a channel: stored in its history and dispatched to the bot's
+        sessions (buffered for replay while the bot is disconnected)."""
+
+        async def post() -> dict[str, Any]:
+            message = self._message(channel_id, self.ann, content)
+            channel = self.channels[channel_id]
+            if channel.get("guild_id"):
+                message["guild_id"] = channel["guild_id"]
+                message["member"] = {
+                    "roles": [],
+                    "joined_at": datetime.now(UTC).isoformat(),
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "nick": None,
+                }
+            self.messages[channel_id].append(message)
+            await self._dispatch_message(message)
+            return message
+
+        return self._call(post)
+
+    def drop(self, *, forget_sessions: bool = False) -> None:
+        """Cut the network: every open connection is aborted, new ones are cut at once.
+        With forget_sessions the sessions expire too, so RESUME fails (INVALID_SESSION)."""
+
+        async def cut() -> None:
+            self.down = True
+            for conn in list(self.conns):
+                if conn.request.transport is not None:
+                    conn.request.transport.abort()
+            if forget_sessions:
+                self.sessions.clear()
+
+        self._call(cut)
+
+    def restore(self) -> None:
+        def up() -> None:
+            self.down = False
+
+        self._call(up)
+
+    def send_reconnect(self) -> None:
+        """Ask every connected client to reconnect and resume (op 7)."""
+
+        async def reconnect() -> None:
+            for session in self.sessions.values():
+                if session.conn is not None:
+                    await session.conn.send({"op": 7, "d": None, "s": None, "t": None})
+
+        self._call(reconnect)
+
+    def lose_next_post_response(self) -> None:
+        def arm() -> None:
+            self._lose_next_post = True
+
+        self._call(arm)
+
+    def connected(self) -> bool:
+        return self._call(lambda: any(s.conn is not None for s in self.sessions.values()))
+
+    def bot_messages(self, channel_id: str) -> list[dict[str, Any]]:
+        return self._call(
+            lambda: [
+                dict(m) for m in self.messages[channel_id] if m["author"]["id"] == self.bot["id"]
+            ]
+        )
+
+    def all_messages(self, channel_id: str) -> list[dict[str, Any]]:
+        return self._call(lambda: [dict(m) for m in self.messages[channel_id]])
+
+    def counters(self) -> dict[str, int]:
+        return self._call(
+            lambda: {
+                "identifies": self.identifies,
+                "resumes": self.resumes,
+                "invalidated": self.invalidated,
+                "refused": self.refused,
+                "lost_responses": self.lost_responses,
+                "zlib_connections": sum(
+                    q.get("compress") == "zlib-stream" for q in self.gateway_queries
+                ),
+            }
+        )
+
+    def gateway_query(self) -> dict[str, str]:
+        return self._call(lambda: dict(self.gateway_queries[-1]))
+
+    def typing_count(self, channel_id: str) -> int:
+        return self._call(lambda: self.typing[channel_id])
+
+    def post_bodies(self) -> list[dict[str, Any]]:
+        return self._call(lambda: [dict(b) for b in self.posts])
+
+
+def _rest_view(message: dict[str, Any]) -> dict[str, Any]:
+    """Messages fetched over REST carry no guild_id or member (Gateway events do)."""
+    return {k: v for k, v in message.items() if k not in ("guild_id", "member")}
