@@ -24,8 +24,11 @@ def free_port() -> int:
 class Serve:
     """`pynchy serve --model echo --runtime process` on a free port, in its own PYNCHY_HOME."""
 
-    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(
+        self, home: Path, *args: str, env: dict[str, str] | None = None, model: str = "echo"
+    ):
         self.home = home
+        self.model = model
         self.port = free_port()
         self.args = args
         self.env = {
@@ -44,7 +47,7 @@ class Serve:
             "pynchy_cli",
             "serve",
             "--model",
-            "echo",
+            self.model,
             "--runtime",
             "process",
             "--port",

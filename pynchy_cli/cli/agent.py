@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 
 import typer
 from rich.markup import escape
+from rich.prompt import Confirm
 
 from pynchy_cli.cli import agent_image
 from pynchy_cli.cli.common import JSON_OPTION, context
@@ -15,6 +17,7 @@ from pynchy_cli.cli.output import console, emit_json, emit_table, err_console, s
 from pynchy_cli.cli.render import render_event, summary_line
 from pynchy_cli.core import tasks
 from pynchy_cli.core.agent import control, store
+from pynchy_cli.core.agent.approvals import TerminalApprover
 from pynchy_cli.core.agent.run import AgentRun, RunRequest
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import ExitCode, UsageError
@@ -24,6 +27,10 @@ app = typer.Typer(no_args_is_help=True, help="Run agents in containers; list, st
 app.add_typer(agent_image.app, name="image")
 
 DEFAULT_GROUP = "main"
+
+
+def _ask(question: str) -> bool:
+    return Confirm.ask(question, default=False, console=err_console)
 
 
 @app.command("run")
@@ -80,6 +87,7 @@ def run(
             task_id=task["id"] if task else None,
         ),
         on_event=show,
+        approver=TerminalApprover(c.db, _ask if sys.stdin.isatty() else None),
     )
     if agent_run.runtime.isolated:  # the process runtime cannot see other processes' runs
         control.cleanup_orphans(c, agent_run.runtime)

@@ -34,7 +34,8 @@ from pynchy_cli.core.errors import ConfigError
 from pynchy_cli.core.paths import Paths
 
 Provider = Literal["anthropic", "openai"]
-RuntimeKind = Literal["auto", "podman", "docker", "process"]
+# auto, podman, docker, process, or a runtime a plugin registers (checked by get_runtime)
+RuntimeKind = str
 
 DEFAULT_MODELS: dict[str, str] = {
     "anthropic": "claude-sonnet-5-5",
@@ -58,6 +59,9 @@ class Limits(BaseModel):
     max_concurrent: int = Field(4, gt=0)
     max_request_bytes: int = Field(1_048_576, gt=0, description="cap on one socket request")
     max_turns: int = Field(50, gt=0, description="model turns per run")
+    approval_timeout: int = Field(
+        300, gt=0, description="seconds a person has to approve a tool call; then denied"
+    )
 
 
 class McpServerSettings(BaseModel):

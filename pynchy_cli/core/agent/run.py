@@ -20,6 +20,7 @@ from typing import Any
 
 from pynchy_cli import protocol
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.approvals import Approver
 from pynchy_cli.core.agent.host_socket import RunSocket
 from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, HostToolbox
 from pynchy_cli.core.agent.prompt import system_prompt
@@ -80,6 +81,7 @@ class AgentRun:
         deliver: Deliver | None = None,
         followups: asyncio.Queue[str | None] | None = None,
         plugins: Any = _NO_PLUGINS,
+        approver: Approver | None = None,
     ):
         """`plugins`: a loaded plugin set (core.plugins.manager.Plugins) to use, None for
         none; by default the configured plugins are loaded (plugins_for(settings))."""
@@ -90,6 +92,7 @@ class AgentRun:
         self.group = request.group
         self.on_event = on_event
         self.followups = followups
+        self.approver = approver  # a person decides on external/destructive tools
         self.run_id = store.new_run_id()
         self.token = secrets.token_urlsafe(32)
         self.choice = choose_model(
@@ -164,6 +167,10 @@ class AgentRun:
         message = f"plugin {plugin}: {hook} raised {type(exc).__name__}: {exc} (skipped)"
         _log_warning(f"run {self.run_id}: {message}")
         self.emit("error", message=message, warning=True)
+
+    async def _approve(self, tool: str, arguments: dict[str, Any]) -> bool:
+        assert self.approver is not None
+        return await self.approver.request(self.run_id, self.group.id, tool, arguments)
 
     def _audit_tool(self, tool: str, decision: str, **detail: Any) -> None:
         store.audit(
@@ -261,7 +268,9 @@ class AgentRun:
             if decision.refused:
                 content, is_error = f"refused: {decision.refused}", True
             elif self.ext.owns(name):
-                content, is_error = await self.ext.call(name, arguments, self._audit_tool)
+                content, is_error = await self.ext.call(
+                    name, arguments, self._audit_tool, self._approve if self.approver else None
+                )
             else:
                 content, is_error = await self.toolbox.call(name, arguments)
             self.ext.hooks.after_tool(self.info, name, arguments, ToolResult(content, is_error))

@@ -91,10 +91,18 @@ def unanswered(db: Database, group: Group) -> list[dict[str, Any]]:
     return list(
         db.query(
             "select * from messages where group_id = ? and id > ? and sender_kind in"
-            " ('person', 'system') order by id",
+            " ('person', 'system') and run_id is null order by id",
             [group.id, group.last_answered_id],
         )
     )
+
+
+APPROVAL_MARK = "approval"
+
+
+def mark_approval_answer(db: Database, message_id: int) -> None:
+    """An `approve ID` / `deny ID` answer stays out of every prompt."""
+    db["messages"].update(message_id, {"run_id": APPROVAL_MARK})
 
 
 def format_prompt(messages: list[dict[str, Any]]) -> str:

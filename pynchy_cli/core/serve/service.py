@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.approvals import ChannelApprover
 from pynchy_cli.core.agent.control import cleanup_orphans
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.db import utcnow
@@ -51,6 +52,11 @@ class Service:
                 why = exc.line() if isinstance(exc, PynchyError) else str(exc)
                 log.warning("channel %s not started: %s", name, why)
         self.scheduler = Scheduler(self)
+        self.approvals = ChannelApprover(
+            self.db,
+            lambda group_id, text: self.notify(self.group_by_id(group_id), text),
+            self.settings.limits.approval_timeout,
+        )
         self.stopping = False
         self.started_at: str | None = None
 
@@ -169,6 +175,13 @@ class Service:
         self.bus.publish({"type": "message", "group": group.name, **message})
         log.info("message in group=%s id=%s sender=%s", group.name, message["id"], sender)
         name = self.settings.assistant_name
+        if sender_kind == "person":
+            answer = msgs.strip_trigger(group, content, name)
+            notice = self.approvals.answer(group.id, answer, sender)
+            if notice:  # `approve ID` / `deny ID`: for the waiting run, not for a prompt
+                msgs.mark_approval_answer(self.db, message["id"])
+                await self.notify(group, notice)
+                return message, False
         if sender_kind == "person" and msgs.is_reset(group, content, name):
             update_group(self.db, group.name, session_id=None)
             msgs.advance_cursor(self.db, group.id, message["id"])

@@ -166,6 +166,8 @@ class GroupWorker:
                     on_event=on_event,
                     deliver=lambda text: service.deliver_now(group, text),
                     followups=self.followups,
+                    plugins=service.plugins,
+                    approver=service.approvals,
                 )
                 service.bus.publish(
                     {
