@@ -2,7 +2,10 @@
 
 A model is written `PROVIDER:NAME` (`anthropic:claude-sonnet-5-5`, `openai:gpt-4o-mini`),
 a bare provider (its default model), `echo` (deterministic, offline) or
-`scripted:PATH` (replays a JSON script of tool calls; for tests and demos).
+`scripted:PATH` (replays a JSON script of tool calls; for tests and demos). Providers are
+the agent cores plugins register: the built-in four, and any a plugin adds
+(`myprovider:NAME`). Plugin providers take no [accounts.X]: they read their own settings
+from [plugin.NAME].
 Precedence: the command's --model, then the group's model, then the configured default,
 then whichever provider has a key in the environment.
 """
@@ -16,7 +19,8 @@ from pynchy_cli.core.config import DEFAULT_MODELS, Account, Settings
 from pynchy_cli.core.errors import ConfigError
 
 OFFLINE_PROVIDERS = ("echo", "scripted")
-PROVIDERS = ("anthropic", "openai", *OFFLINE_PROVIDERS)
+ACCOUNT_PROVIDERS = ("anthropic", "openai")  # these take an [accounts.X]
+UNKNOWN_MODEL_HINT = "Use echo, scripted:PATH, anthropic[:NAME] or openai[:NAME]"
 
 NO_MODEL_HINT = "Set ANTHROPIC_API_KEY or OPENAI_API_KEY, or run with --model echo"
 
@@ -29,28 +33,45 @@ class ModelChoice:
 
     @property
     def spec(self) -> str:
-        return self.provider if self.provider == "echo" else f"{self.provider}:{self.name}"
+        if self.provider == "echo" or not self.name:
+            return self.provider
+        return f"{self.provider}:{self.name}"
 
     @property
     def offline(self) -> bool:
         return self.provider in OFFLINE_PROVIDERS
 
 
-def parse_model(spec: str) -> tuple[str, str]:
+def providers(settings: Settings | None = None) -> tuple[str, ...]:
+    """Every provider a model can name: the agent cores registered by plugins."""
+    from pynchy_cli.core.plugins.manager import plugins_for
+
+    return tuple(plugins_for(settings).registry.agent_cores)
+
+
+def __getattr__(name: str) -> object:
+    if name == "PROVIDERS":  # computed: plugins may add providers
+        return providers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def parse_model(spec: str, settings: Settings | None = None) -> tuple[str, str]:
     provider, _, name = spec.strip().partition(":")
     provider = provider.lower()
-    if provider not in PROVIDERS:
-        raise ConfigError(
-            f"unknown model {spec!r}",
-            "Use echo, scripted:PATH, anthropic[:NAME] or openai[:NAME]",
-        )
+    known = providers(settings)
+    if provider not in known:
+        hint = UNKNOWN_MODEL_HINT
+        extra = [p for p in known if p not in (*ACCOUNT_PROVIDERS, *OFFLINE_PROVIDERS)]
+        if extra:
+            hint += f" (from plugins: {', '.join(f'{p}[:NAME]' for p in extra)})"
+        raise ConfigError(f"unknown model {spec!r}", hint)
     if provider == "scripted":
         if not name:
             raise ConfigError("scripted needs a file: scripted:PATH", "Give the script's path")
         name = str(Path(name).expanduser().resolve())
     elif provider == "echo":
         name = "echo"
-    else:
+    elif provider in DEFAULT_MODELS:
         name = name or DEFAULT_MODELS[provider]
     return provider, name
 
@@ -67,8 +88,8 @@ def choose_model(
         spec = next((p for p in ("anthropic", "openai") if _has_account_for(settings, p)), None)
     if not spec:
         raise ConfigError("no model configured", NO_MODEL_HINT)
-    provider, name = parse_model(spec)
-    if provider in OFFLINE_PROVIDERS:
+    provider, name = parse_model(spec, settings)
+    if provider not in ACCOUNT_PROVIDERS:  # offline, or a plugin's: no account
         return ModelChoice(provider, name)
     account_name = group_account or settings.account or provider
     account = settings.accounts.get(account_name)

@@ -1,28 +1,62 @@
-"""Build the model core a run uses from its ModelChoice and the account behind it."""
+"""Build the model core a run uses from its ModelChoice and the account behind it.
+
+Cores are registered by plugins (pynchy_agent_cores: factory(choice, settings) ->
+ModelCore); the built-in ones are the factories below.
+"""
 
 from __future__ import annotations
 
 from pynchy_cli.core.config import Settings
 from pynchy_cli.core.errors import ConfigError
-from pynchy_cli.core.models import ModelChoice, account_for
+from pynchy_cli.core.models import ModelChoice, account_for, providers
 from pynchy_cli.core.providers.base import ModelCore
 
 
 def make_core(choice: ModelChoice, settings: Settings) -> ModelCore:
-    """The core for a choice. The api key is read from the account's SecretStr here and
-    handed only to the provider's client."""
-    if choice.provider == "echo":
-        from pynchy_cli.core.providers.offline import EchoCore
+    """The core for a choice, from the provider's registered factory."""
+    from pynchy_cli.core.plugins.manager import plugins_for
 
-        return EchoCore()
-    if choice.provider == "scripted":
-        from pynchy_cli.core.providers.offline import ScriptedCore
-
-        return ScriptedCore(choice.name)
-    if choice.provider not in ("anthropic", "openai"):
+    factory = plugins_for(settings).registry.agent_cores.get(choice.provider)
+    if factory is None:
         raise ConfigError(
-            f"unknown provider {choice.provider!r}", "Use echo, scripted:PATH, anthropic or openai"
+            f"unknown provider {choice.provider!r}",
+            f"Use one of: {', '.join(providers(settings))}",
         )
+    return factory(choice, settings)
+
+
+# --- the built-in cores (registered by core.plugins.builtins) -----------------------------
+
+
+def echo_core(choice: ModelChoice, settings: Settings) -> ModelCore:
+    from pynchy_cli.core.providers.offline import EchoCore
+
+    return EchoCore()
+
+
+def scripted_core(choice: ModelChoice, settings: Settings) -> ModelCore:
+    from pynchy_cli.core.providers.offline import ScriptedCore
+
+    return ScriptedCore(choice.name)
+
+
+def anthropic_core(choice: ModelChoice, settings: Settings) -> ModelCore:
+    from pynchy_cli.core.providers.anthropic import AnthropicCore
+
+    api_key, base_url = _credentials(choice, settings)
+    return AnthropicCore(choice.name, api_key, base_url)
+
+
+def openai_core(choice: ModelChoice, settings: Settings) -> ModelCore:
+    from pynchy_cli.core.providers.openai import OpenAICore
+
+    api_key, base_url = _credentials(choice, settings)
+    return OpenAICore(choice.name, api_key, base_url)
+
+
+def _credentials(choice: ModelChoice, settings: Settings) -> tuple[str | None, str | None]:
+    """The account's key and base url. The key is read from its SecretStr here and handed
+    only to the provider's client."""
     account = account_for(settings, choice)
     if account is None:
         name = choice.account or choice.provider
@@ -36,10 +70,4 @@ def make_core(choice: ModelChoice, settings: Settings) -> ModelCore:
             "Pick a model of the account's provider or another account",
         )
     api_key = account.api_key.get_secret_value() if account.api_key is not None else None
-    if choice.provider == "anthropic":
-        from pynchy_cli.core.providers.anthropic import AnthropicCore
-
-        return AnthropicCore(choice.name, api_key, account.base_url)
-    from pynchy_cli.core.providers.openai import OpenAICore
-
-    return OpenAICore(choice.name, api_key, account.base_url)
+    return api_key, account.base_url

@@ -1,4 +1,8 @@
-"""Choosing the runtime a run uses, and naming its container."""
+"""Choosing the runtime a run uses, and naming its container.
+
+Runtimes are registered by plugins (pynchy_runtimes); the built-in ones are the factories
+below: `auto`, `podman`, `docker` and `process`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import re
 import threading
 
 from pynchy_cli.core.config import Settings
-from pynchy_cli.core.errors import DeniedError, UsageError
+from pynchy_cli.core.errors import ConfigError, DeniedError, UsageError
 from pynchy_cli.core.runtimes.base import Runtime
-from pynchy_cli.core.runtimes.detect import find_engine
+from pynchy_cli.core.runtimes.detect import EngineSocket, find_engine
 
-KINDS = ("auto", "podman", "docker", "process")
+KINDS = ("auto", "podman", "docker", "process")  # the built-in runtimes
 PROCESS_HINT = "Set allow_process_runtime = true (development only) or use --runtime podman"
 
 _process_runtime = None
@@ -22,21 +26,56 @@ def container_name(group: str, run_id: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "-", f"pynchy-{group}-{run_id}")
 
 
-def get_runtime(settings: Settings, override: str | None = None) -> Runtime:
-    """The runtime named by `override` (--runtime) or settings.runtime.
+def runtime_names(settings: Settings | None = None) -> list[str]:
+    from pynchy_cli.core.plugins.manager import plugins_for
 
-    `process` needs settings.allow_process_runtime and is one instance per host process (it
-    tracks its children in memory). `auto` takes the first engine socket that answers,
-    podman before docker; `podman` and `docker` look only for their own kind of socket.
-    """
+    return list(plugins_for(settings).registry.runtimes)
+
+
+def get_runtime(settings: Settings, override: str | None = None) -> Runtime:
+    """The runtime named by `override` (--runtime) or settings.runtime, from the runtimes
+    plugins registered (the built-ins and any installed runtime plugin)."""
+    from pynchy_cli.core.plugins.manager import plugins_for
+
     kind = override or settings.runtime
-    if kind not in KINDS:
-        raise UsageError(f"unknown runtime {kind!r}", f"Use one of: {', '.join(KINDS)}")
-    if kind == "process":
-        if not settings.allow_process_runtime:
-            raise DeniedError("the process runtime runs agents without isolation", PROCESS_HINT)
-        return _shared_process_runtime()
-    engine = find_engine(settings.container_socket, kind)
+    runtimes = plugins_for(settings).registry.runtimes
+    factory = runtimes.get(kind)
+    if factory is None:
+        names = ", ".join(runtimes)
+        if override:
+            raise UsageError(f"unknown runtime {kind!r}", f"Use one of: {names}")
+        raise ConfigError(
+            f"unknown runtime {kind!r} in settings",
+            f"Set runtime to one of: {names} (or install the plugin that provides it)",
+        )
+    return factory(settings)
+
+
+# --- the built-in runtimes (registered by core.plugins.builtins) ---------------------------
+
+
+def auto_runtime(settings: Settings) -> Runtime:
+    """The first engine socket that answers, podman before docker."""
+    return _engine_runtime(find_engine(settings.container_socket, "auto"))
+
+
+def podman_runtime(settings: Settings) -> Runtime:
+    return _engine_runtime(find_engine(settings.container_socket, "podman"))
+
+
+def docker_runtime(settings: Settings) -> Runtime:
+    return _engine_runtime(find_engine(settings.container_socket, "docker"))
+
+
+def process_runtime(settings: Settings) -> Runtime:
+    """Needs settings.allow_process_runtime; one instance per host process (it tracks its
+    children in memory)."""
+    if not settings.allow_process_runtime:
+        raise DeniedError("the process runtime runs agents without isolation", PROCESS_HINT)
+    return _shared_process_runtime()
+
+
+def _engine_runtime(engine: EngineSocket) -> Runtime:
     if engine.kind == "podman":
         from pynchy_cli.core.runtimes.podman import PodmanRuntime
 
