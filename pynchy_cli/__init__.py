@@ -1,8 +1,71 @@
 """pynchy: a personal AI assistant whose agents run in containers.
 
-The names exported here are pynchy's public API for plugins.
+The names exported here are pynchy's public API for plugins; a plugin imports only these:
+
+    from pynchy_cli import hookimpl, Runtime, ContainerSpec, ContainerHandle
+
+They are loaded on first use (module __getattr__), so `import pynchy_cli` stays cheap and
+the copy inside the agent image, which has only the container side, is unaffected.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> (module, attribute)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    # hooks
+    "hookimpl": ("pynchy_cli.core.plugins.hookspecs", "hookimpl"),
+    # runtimes
+    "Runtime": ("pynchy_cli.core.runtimes.base", "Runtime"),
+    "ContainerSpec": ("pynchy_cli.core.runtimes.base", "ContainerSpec"),
+    "ContainerHandle": ("pynchy_cli.core.runtimes.base", "ContainerHandle"),
+    "Mount": ("pynchy_cli.core.runtimes.base", "Mount"),
+    "RUN_LABEL": ("pynchy_cli.core.runtimes.base", "LABEL"),
+    "GROUP_LABEL": ("pynchy_cli.core.runtimes.base", "LABEL_GROUP"),
+    # channels
+    "Channel": ("pynchy_cli.core.serve.channels", "Channel"),
+    "ChannelHost": ("pynchy_cli.core.serve.channels", "ChannelHost"),
+    "Group": ("pynchy_cli.core.groups", "Group"),
+    # agent cores
+    "ModelCore": ("pynchy_cli.core.providers.base", "ModelCore"),
+    "ModelResult": ("pynchy_cli.core.providers.base", "ModelResult"),
+    "Usage": ("pynchy_cli.core.providers.base", "Usage"),
+    "ModelChoice": ("pynchy_cli.core.models", "ModelChoice"),
+    # MCP servers and lifecycle hooks
+    "McpServer": ("pynchy_cli.core.plugins.mcp", "McpServer"),
+    "RunInfo": ("pynchy_cli.core.plugins.lifecycle", "RunInfo"),
+    "ToolResult": ("pynchy_cli.core.plugins.lifecycle", "ToolResult"),
+    # settings (factories get them: settings.plugin["NAME"] is [plugin.NAME]) and paths
+    "Settings": ("pynchy_cli.core.config", "Settings"),
+    "Paths": ("pynchy_cli.core.paths", "Paths"),
+    "resolve_paths": ("pynchy_cli.core.paths", "resolve_paths"),
+    # errors: one line and a hint for the user
+    "PynchyError": ("pynchy_cli.core.errors", "PynchyError"),
+    "UsageError": ("pynchy_cli.core.errors", "UsageError"),
+    "ConfigError": ("pynchy_cli.core.errors", "ConfigError"),
+    "NotFoundError": ("pynchy_cli.core.errors", "NotFoundError"),
+    "UnavailableError": ("pynchy_cli.core.errors", "UnavailableError"),
+    "ConflictError": ("pynchy_cli.core.errors", "ConflictError"),
+    "DeniedError": ("pynchy_cli.core.errors", "DeniedError"),
+    "ExitCode": ("pynchy_cli.core.errors", "ExitCode"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
