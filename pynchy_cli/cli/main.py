@@ -88,6 +88,7 @@ app.add_typer(groups.app, name="groups")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(config.app, name="config")
 app.command("doctor")(doctor.doctor)
+plugin.add_plugin_commands(app)  # the `commands` kind: after the built-ins, never replacing one
 
 
 def run() -> None:

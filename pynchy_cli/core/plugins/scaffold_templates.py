@@ -1,0 +1,836 @@
+"""The files `pynchy plugin new` writes, as string.Template texts ($$ is a literal $).
+
+Placeholders: $name (plugin and component name), $dist, $module, $cls, $env, $kind,
+$deps, $summary.
+"""
+
+# ruff: noqa: E501
+
+SUMMARY = {
+    "runtime": "a runtime that runs pynchy's agent containers with a Docker-compatible CLI",
+    "channel": "a chat channel for pynchy",
+    "agent_core": "a model provider (agent core) for pynchy",
+    "mcp": "an MCP server that pynchy runs on the host for its agents",
+    "skill": "a skill (instructions an agent reads when a task calls for them)",
+    "hook": "lifecycle hooks around pynchy's agent runs and tool calls",
+    "commands": "commands added to the pynchy CLI",
+}
+
+EXTRA_DEPS = {"mcp": ("mcp>=2.3",), "commands": ("typer",)}
+
+PYPROJECT = """\
+[build-system]
+requires = ["hatchling>=1.25"]
+build-backend = "hatchling.build"
+
+[project]
+name = "$dist"
+version = "0.1.0"
+description = "pynchy plugin: $summary"
+readme = "README.md"
+requires-python = ">=3.11"
+dependencies = [$deps]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+# pynchy finds plugins through this entry point group: NAME = "module"
+[project.entry-points.pynchy]
+$name = "$module"
+"""
+
+GITIGNORE = """\
+__pycache__/
+*.egg-info/
+build/
+dist/
+.pytest_cache/
+"""
+
+README = """\
+# $dist
+
+A pynchy plugin: $summary.
+
+## Install and test
+
+```sh
+pynchy plugin install ./$dist          # or: pynchy plugin install -e ./$dist while developing
+pynchy plugin list                     # $name shows, kind $kind
+python -m pytest $dist/tests          # with the python of pynchy's environment
+```
+
+Turn it off without uninstalling: `pynchy plugin disable $name` (writes
+`[plugin.$name] enabled = false` to config.toml); remove it: `pynchy plugin uninstall $name`.
+Its settings live in config.toml under `[plugin.$name]` (`settings.plugin["$name"]`).
+
+The plugin imports only from `pynchy_cli` (its public API) and registers itself through the
+hook in `$module/__init__.py`.
+"""
+
+README_KIND = {
+    "runtime": """
+## Use
+
+```sh
+pynchy agent run --runtime $name "hello"     # or runtime = "$name" in config.toml
+```
+
+```toml
+[plugin.$name]
+executable = "nerdctl"     # any CLI that speaks docker's run/inspect/stop/rm/logs/ps
+```
+""",
+    "channel": """
+## Use
+
+Connect to your platform in `start()` and hand each message to `deliver()`. Map a chat to
+a group, then run `pynchy serve`:
+
+```sh
+pynchy groups add family --channel $name --chat CHAT_ID
+```
+
+Credentials stay on the host: `${env}_TOKEN` or `token` in `[plugin.$name]`.
+""",
+    "agent_core": """
+## Use
+
+```sh
+pynchy agent run --model $name:MODEL "hello"     # or model = "$name:MODEL" in config.toml
+```
+
+This core answers deterministically and offline; replace `complete()` with a call to your
+provider. The host keeps the credentials: read them in `make_core` from the environment or
+from `[plugin.$name]`.
+""",
+    "mcp": """
+## Use
+
+pynchy runs the server (`$module/server.py`) on the host; agents see its tools as
+`mcp__${name}__TOOL`. Limit it to some groups, or replace it, in config.toml:
+
+```toml
+[mcp.$name]
+command = ["python", "-m", "$module.server"]
+groups = ["main"]
+risk = "read"
+```
+""",
+    "skill": """
+## Use
+
+The skill lives in `$module/skills/$name/SKILL.md`. Agents see its name and description in
+their system prompt and read the rest with the `read_skill` tool when a task calls for it.
+""",
+    "hook": """
+## Use
+
+`pynchy_before_tool` refuses `bash` commands that contain a blocked pattern:
+
+```toml
+[plugin.$name]
+blocked = ["rm -rf /", "mkfs"]
+```
+""",
+    "commands": """
+## Use
+
+```sh
+pynchy $name hello Ana
+```
+""",
+}
+
+CONFTEST = '''\
+"""Helpers for the tests of $dist."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def pynchy(tmp_path):
+    """Run the pynchy CLI of this environment in a temporary PYNCHY_HOME."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("PYNCHY_")}
+        clean["PYNCHY_HOME"] = str(tmp_path / "pynchy-home")
+        return subprocess.run(
+            [sys.executable, "-m", "pynchy_cli", *args],
+            capture_output=True,
+            text=True,
+            env={**clean, **(env or {})},
+        )
+
+    return run
+'''
+
+TESTS_COMMON = '''\
+"""Tests for $dist. They pass once the plugin is installed into pynchy's environment:
+
+    pynchy plugin install ./$dist && python -m pytest $dist/tests
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def registered(hook) -> list[tuple]:
+    """What a registration hook registers: the argument tuples it passes to register."""
+    calls: list[tuple] = []
+    hook(lambda *args: calls.append(args))
+    return calls
+
+
+def test_pynchy_discovers_the_plugin(pynchy):
+    done = pynchy("plugin", "info", "$name", "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["status"] == "enabled", info
+    assert "$kind" in info["kinds"]
+'''
+
+MODULE = {
+    "runtime": '''\
+"""$dist: a pynchy runtime that drives a Docker-compatible container CLI.
+
+Each agent container starts with `EXECUTABLE run --detach ...`, confined: no network unless
+the group has it, all capabilities dropped, no new privileges, an init, cpu and memory
+limits. The executable is nerdctl unless config.toml says otherwise:
+
+    [plugin.$name]
+    executable = "nerdctl"
+
+Use it with `pynchy agent run --runtime $name` or `runtime = "$name"` in config.toml.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pynchy_cli import ContainerHandle, ContainerSpec, UnavailableError, hookimpl
+
+LABEL = "pynchy.run"  # every container pynchy starts carries this label (its run id)
+DONE = ("exited", "stopped", "dead")
+GONE = 137  # wait() on a container someone else removed: reported as killed
+
+
+class ${cls}Runtime:
+    name = "$name"
+    isolated = True
+
+    def __init__(self, executable: str = "nerdctl") -> None:
+        self.executable = executable
+
+    def run_argv(self, spec: ContainerSpec) -> list[str]:
+        """The command line that starts `spec` detached."""
+        argv = [self.executable, "run", "--detach", "--name", spec.name]
+        argv += ["--workdir", spec.workdir, "--cpus", str(spec.cpus), "--memory", spec.memory]
+        argv += ["--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--init"]
+        if not spec.network:
+            argv += ["--network", "none"]
+        if spec.user:
+            argv += ["--user", spec.user]
+        for key, value in {LABEL: spec.name, **spec.labels}.items():
+            argv += ["--label", f"{key}={value}"]
+        for key, value in spec.env.items():
+            argv += ["--env", f"{key}={value}"]
+        for mount in spec.mounts:
+            suffix = ":ro" if mount.read_only else ""
+            argv += ["--volume", f"{mount.source}:{mount.target}{suffix}"]
+        return [*argv, spec.image, *spec.command]
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        if shutil.which(self.executable) is None:
+            raise UnavailableError(
+                f"{self.executable} is not installed",
+                "Install it, or set executable in [plugin.$name] in config.toml",
+            )
+        done = subprocess.run([self.executable, *args], capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise UnavailableError(
+                f"{self.executable} {args[0]} failed: {done.stderr.strip()[:300]}",
+                f"Check that {self.executable} works: {self.executable} info",
+            )
+        return done
+
+    # --- the Runtime protocol (calls block; pynchy runs them in threads) --------------
+
+    def start(self, spec: ContainerSpec) -> ContainerHandle:
+        done = self._run(*self.run_argv(spec)[1:])
+        return ContainerHandle(name=spec.name, id=done.stdout.strip() or spec.name, runtime=self.name)
+
+    def wait(self, handle: ContainerHandle, timeout: float | None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            fmt = "{{.State.Status}} {{.State.ExitCode}}"
+            done = self._run("inspect", "--format", fmt, handle.name, check=False)
+            if done.returncode != 0:
+                return GONE
+            status, _, code = done.stdout.strip().partition(" ")
+            if status in DONE:
+                return int(code or 0)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
+    def stop(self, handle: ContainerHandle, grace: float = 5.0) -> None:
+        self._run("stop", "--time", str(max(int(grace), 0)), handle.name, check=False)
+        self.remove(handle)
+
+    def logs(self, handle: ContainerHandle) -> Iterator[str]:
+        done = self._run("logs", handle.name, check=False)
+        return iter((done.stdout + done.stderr).splitlines())
+
+    def remove(self, handle: ContainerHandle) -> None:
+        self._run("rm", "--force", handle.name, check=False)
+
+    def list_pynchy(self) -> list[tuple[str, str, str]]:
+        fmt = "{{.Names}}"
+        done = self._run("ps", "--all", "--filter", f"label={LABEL}", "--format", fmt, check=False)
+        found = []
+        for name in done.stdout.split():
+            fmt = '{{index .Config.Labels "pynchy.run"}} {{.State.Status}}'
+            info = self._run("inspect", "--format", fmt, name, check=False)
+            run_id, _, state = info.stdout.strip().partition(" ")
+            found.append((name, run_id, state))
+        return found
+
+    def cleanup_orphans(self, keep: set[str]) -> list[str]:
+        removed = []
+        for name, run_id, _state in self.list_pynchy():
+            if run_id not in keep:
+                self._run("rm", "--force", name, check=False)
+                removed.append(name)
+        return removed
+
+
+def make_runtime(settings: Any) -> ${cls}Runtime:
+    conf = settings.plugin.get("$name", {}) if settings is not None else {}
+    return ${cls}Runtime(conf.get("executable", "nerdctl"))
+
+
+@hookimpl
+def pynchy_runtimes(register):
+    register("$name", make_runtime)
+''',
+    "channel": '''\
+"""$dist: a pynchy channel.
+
+Connect to your chat platform in start() and hand each message it receives to deliver();
+send() delivers replies. Credentials stay on the host: ${env}_TOKEN, or in config.toml
+
+    [plugin.$name]
+    token = "..."
+
+Map a chat to a group with: pynchy groups add family --channel $name --chat CHAT_ID
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pynchy_cli import ChannelHost, Group, hookimpl
+
+
+class ${cls}Channel:
+    name = "$name"
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+        self.host: ChannelHost | None = None
+        self.outbox: list[dict[str, Any]] = []  # what send() delivered: call your platform here
+        self.typing_chats: set[str] = set()
+
+    async def start(self, host: ChannelHost) -> None:
+        self.host = host  # connect to the platform here; call deliver() for each message
+
+    async def deliver(
+        self, chat_id: str, sender: str, text: str, platform_id: str | None = None
+    ) -> bool:
+        """A message arrived: store and route it. True if a group's agent will answer."""
+        if self.host is None:
+            raise RuntimeError("the channel is not started")
+        group = self.host.group_for_chat(self.name, chat_id)
+        if group is None:
+            return False  # no group is mapped to this chat
+        _message, queued = await self.host.receive(
+            group, sender, text, channel=self.name, platform_id=platform_id
+        )
+        return queued
+
+    async def send(self, group: Group, text: str, *, key: str, kind: str) -> None:
+        if any(sent["key"] == key for sent in self.outbox):
+            return  # a retry of a reply already delivered
+        self.outbox.append({"key": key, "chat_id": group.chat_id, "kind": kind, "text": text})
+
+    async def typing(self, group: Group, active: bool) -> None:
+        if active:
+            self.typing_chats.add(group.chat_id or "")
+        else:
+            self.typing_chats.discard(group.chat_id or "")
+
+    async def stop(self) -> None:
+        self.host = None
+
+
+def make_channel(settings: Any) -> ${cls}Channel:
+    conf = settings.plugin.get("$name", {}) if settings is not None else {}
+    return ${cls}Channel(conf.get("token") or os.environ.get("${env}_TOKEN"))
+
+
+@hookimpl
+def pynchy_channels(register):
+    register("$name", make_channel)
+''',
+    "agent_core": '''\
+"""$dist: a pynchy agent core, the host side of a model provider.
+
+Use it with `pynchy agent run --model $name:MODEL "..."` or model = "$name:MODEL" in
+config.toml. This core answers deterministically and offline; replace complete() with a
+call to your provider. The host keeps the credentials: read them in make_core from the
+environment or from [plugin.$name]; they never reach a container.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynchy_cli import ModelResult, Usage, hookimpl
+
+
+class ${cls}Core:
+    provider = "$name"
+
+    def __init__(self, model: str = "") -> None:
+        self.model = model or "default"
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_tokens: int,
+    ) -> ModelResult:
+        """One model turn: neutral content blocks (text, thinking, tool_use) and a stop
+        reason (end_turn, tool_use, max_tokens). Raise UnavailableError when it fails."""
+        heard = last_user_text(messages)
+        answer = f"$name ({self.model}) heard: {heard}"
+        usage = Usage(input_tokens=max(len(heard.split()), 1), output_tokens=len(answer.split()))
+        return ModelResult(
+            content=[{"type": "text", "text": answer}],
+            stop_reason="end_turn",
+            usage=usage,
+            model=self.model,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content", "")
+        if isinstance(content, str):
+            return content
+        texts = [block.get("text", "") for block in content if block.get("type") == "text"]
+        if texts:
+            return texts[-1]
+    return ""
+
+
+def make_core(choice: Any, settings: Any) -> ${cls}Core:
+    """choice.provider is "$name", choice.name the MODEL of "$name:MODEL" (may be "")."""
+    return ${cls}Core(choice.name)
+
+
+@hookimpl
+def pynchy_agent_cores(register):
+    register("$name", make_core)
+''',
+    "mcp": '''\
+"""$dist: an MCP server that pynchy runs on the host for its agents.
+
+Agents see its tools as mcp__${name}__TOOL. A [mcp.$name] table in config.toml replaces
+this declaration (to limit it to some groups, say); the server itself is server.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pynchy_cli import McpServer, hookimpl
+
+
+def server() -> McpServer:
+    return McpServer(
+        "$name",
+        command=[sys.executable, "-m", "$module.server"],
+        risk="read",  # read | write | external | destructive
+        description="Counts words (an example tool).",
+    )
+
+
+@hookimpl
+def pynchy_mcp_servers(register):
+    register(server())
+''',
+    "skill": '''\
+"""$dist: a skill for pynchy's agents.
+
+The skill is the folder skills/$name/ (its SKILL.md starts with name and description).
+Agents see the name and description in their system prompt and read the rest with the
+read_skill tool when a task calls for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pynchy_cli import hookimpl
+
+SKILLS = Path(__file__).parent / "skills"
+
+
+@hookimpl
+def pynchy_skills(register):
+    register(SKILLS / "$name")
+''',
+    "hook": '''\
+"""$dist: lifecycle hooks around pynchy's agent runs.
+
+pynchy_before_tool refuses bash commands that contain a blocked pattern; the patterns
+come from config.toml:
+
+    [plugin.$name]
+    blocked = ["rm -rf /", "mkfs"]
+
+A hook that raises is reported and skipped; it never stops pynchy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pynchy_cli import hookimpl
+
+log = logging.getLogger("pynchy.plugins.$name")
+BLOCKED = ["rm -rf /", "mkfs", ":(){"]
+
+
+def blocked_patterns(run: Any) -> list[str]:
+    return list(run.settings.plugin.get("$name", {}).get("blocked", BLOCKED))
+
+
+@hookimpl
+def pynchy_before_run(run):
+    """Return a reason to refuse the run, or None."""
+    return None
+
+
+@hookimpl
+def pynchy_before_tool(run, tool, arguments):
+    """None allows the call, a dict replaces its arguments, a str refuses it."""
+    if tool == "bash":
+        command = str(arguments.get("command", ""))
+        for pattern in blocked_patterns(run):
+            if pattern in command:
+                return f"commands containing {pattern!r} are not allowed"
+    return None
+
+
+@hookimpl
+def pynchy_after_run(run, outcome):
+    log.info("run %s in %s ended: %s", run.run_id, run.group, outcome.status)
+''',
+    "commands": '''\
+"""$dist: commands added to the pynchy CLI (`pynchy $name ...`)."""
+
+from __future__ import annotations
+
+import typer
+
+from pynchy_cli import hookimpl
+
+cli = typer.Typer(no_args_is_help=True, help="$summary")
+
+
+@cli.command()
+def hello(who: str = typer.Argument("world", help="Whom to greet.")) -> None:
+    """Say hello."""
+    typer.echo(f"hello {who}, from $name")
+
+
+@hookimpl
+def pynchy_commands(app):
+    """`app` is pynchy's root Typer app."""
+    app.add_typer(cli, name="$name")
+''',
+}
+
+EXTRA_FILES = {
+    "mcp": {
+        "MODULE/server.py": '''\
+"""The MCP server of $dist (stdio). pynchy starts it on the host: python -m $module.server"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+mcp = MCPServer("$name", instructions="Tools from the $dist plugin.")
+
+
+@mcp.tool()
+def word_count(text: str) -> int:
+    """Count the words in a text."""
+    return len(text.split())
+
+
+if __name__ == "__main__":
+    mcp.run()
+''',
+    },
+    "skill": {
+        "MODULE/skills/NAME/SKILL.md": """\
+---
+name: $name
+description: One line that tells the agent when to read this skill.
+---
+# $name
+
+Steps, conventions and examples the agent follows when a task calls for this skill.
+Other files in this folder can be read with read_skill too.
+""",
+    },
+}
+
+TESTS = {
+    "runtime": """
+
+import pytest
+
+from pynchy_cli import ContainerSpec, Mount, UnavailableError
+from $module import ${cls}Runtime, pynchy_runtimes
+
+SPEC = ContainerSpec(
+    name="pynchy-main-r1",
+    image="agent:latest",
+    command=["python", "-m", "agent"],
+    env={"A": "1"},
+    mounts=[Mount("/host/ws", "/workspace"), Mount("/host/mem", "/memory", read_only=True)],
+    cpus=2.0,
+    memory="1g",
+)
+
+
+def test_registers_the_runtime():
+    assert [args[0] for args in registered(pynchy_runtimes)] == ["$name"]
+
+
+def test_the_run_command_line_confines_the_container():
+    argv = ${cls}Runtime("nerdctl").run_argv(SPEC)
+    assert argv[:3] == ["nerdctl", "run", "--detach"]
+    assert argv[-4:] == ["agent:latest", "python", "-m", "agent"]
+    assert argv[argv.index("--network") + 1] == "none"
+    assert "/host/mem:/memory:ro" in argv and "/host/ws:/workspace" in argv
+    assert "A=1" in argv and "pynchy.run=pynchy-main-r1" in argv
+
+
+def test_a_missing_engine_is_one_clear_error():
+    with pytest.raises(UnavailableError, match="not installed"):
+        ${cls}Runtime("no-such-engine-here").start(SPEC)
+""",
+    "channel": '''
+
+import asyncio
+
+from pynchy_cli import Group
+from $module import ${cls}Channel, pynchy_channels
+
+
+def group(chat_id: str = "c1") -> Group:
+    return Group(
+        id=1, name="family", folder="/tmp/family", admin=False, trigger=None, model=None,
+        account=None, network=False, channel="$name", chat_id=chat_id, session_id=None,
+        last_answered_id=0, created_at="2026-01-01T00:00:00Z",
+    )
+
+
+class Host:
+    """Stands in for pynchy serve (the ChannelHost protocol)."""
+
+    def __init__(self):
+        self.received = []
+
+    def group_for_chat(self, channel, chat_id):
+        return group(chat_id) if chat_id == "c1" else None
+
+    def last_platform_id(self, channel, chat_id):
+        return None
+
+    async def receive(self, group, sender, content, *, channel, platform_id=None):
+        self.received.append((group.name, sender, content, channel))
+        return {"id": len(self.received)}, True
+
+
+def test_registers_the_channel():
+    assert [args[0] for args in registered(pynchy_channels)] == ["$name"]
+
+
+def test_messages_in_and_replies_out():
+    async def scenario():
+        channel, host = ${cls}Channel(), Host()
+        await channel.start(host)
+        routed = [await channel.deliver("c1", "ana", "hi"), await channel.deliver("zz", "bo", "x")]
+        await channel.send(group(), "hello", key="k1", kind="assistant")
+        await channel.send(group(), "hello", key="k1", kind="assistant")  # a retry
+        await channel.stop()
+        return channel, host, routed
+
+    channel, host, routed = asyncio.run(scenario())
+    assert routed == [True, False]
+    assert host.received == [("family", "ana", "hi", "$name")]
+    assert channel.outbox == [{"key": "k1", "chat_id": "c1", "kind": "assistant", "text": "hello"}]
+''',
+    "agent_core": """
+
+import asyncio
+
+from $module import ${cls}Core, pynchy_agent_cores
+
+
+def test_registers_the_provider():
+    assert [args[0] for args in registered(pynchy_agent_cores)] == ["$name"]
+
+
+def test_answers_one_turn():
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]
+    result = asyncio.run(
+        ${cls}Core("m1").complete(system="", messages=messages, tools=[], max_tokens=100)
+    )
+    assert result.content == [{"type": "text", "text": "$name (m1) heard: hi there"}]
+    assert result.stop_reason == "end_turn" and result.usage.output_tokens > 0
+
+
+def test_an_agent_run_uses_it(pynchy):
+    done = pynchy(
+        "agent", "run", "--runtime", "process", "--model", "$name:m1", "hello",
+        env={"PYNCHY_ALLOW_PROCESS_RUNTIME": "true"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "$name (m1) heard: hello" in done.stdout
+""",
+    "mcp": """
+
+import asyncio
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from $module import pynchy_mcp_servers
+
+
+def test_registers_the_server():
+    [(server,)] = registered(pynchy_mcp_servers)
+    assert server.name == "$name" and server.risk == "read"
+
+
+def test_the_server_answers_over_stdio():
+    [(server,)] = registered(pynchy_mcp_servers)
+
+    async def call():
+        params = StdioServerParameters(command=server.command[0], args=server.command[1:])
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = await session.list_tools()
+                result = await session.call_tool("word_count", {"text": "one two three"})
+                return [tool.name for tool in tools.tools], result
+
+    names, result = asyncio.run(call())
+    assert "word_count" in names
+    assert not result.is_error
+    assert "3" in result.content[0].text
+""",
+    "skill": """
+
+from $module import pynchy_skills
+
+
+def test_registers_a_skill_folder_with_front_matter():
+    [(folder,)] = registered(pynchy_skills)
+    text = (folder / "SKILL.md").read_text()
+    assert text.startswith("---\\nname: $name\\n") and "\\ndescription: " in text
+
+
+def test_pynchy_lists_the_skill(pynchy):
+    info = json.loads(pynchy("plugin", "info", "$name", "--json").stdout)
+    assert info["registered"]["skills"] == ["$name"]
+""",
+    "hook": """
+
+from types import SimpleNamespace
+
+from $module import pynchy_before_run, pynchy_before_tool
+
+
+def run(**plugin_settings):
+    settings = SimpleNamespace(plugin={"$name": plugin_settings} if plugin_settings else {})
+    return SimpleNamespace(run_id="r1", group="main", settings=settings)
+
+
+def test_allows_runs_and_harmless_commands():
+    assert pynchy_before_run(run()) is None
+    assert pynchy_before_tool(run(), "bash", {"command": "ls -la"}) is None
+    assert pynchy_before_tool(run(), "read_file", {"path": "/"}) is None
+
+
+def test_refuses_blocked_commands():
+    assert "not allowed" in pynchy_before_tool(run(), "bash", {"command": "rm -rf / --x"})
+    custom = run(blocked=["curl"])
+    assert pynchy_before_tool(custom, "bash", {"command": "curl example.org"})
+    assert pynchy_before_tool(custom, "bash", {"command": "mkfs /dev/sda"}) is None
+""",
+    "commands": """
+
+import typer
+from typer.testing import CliRunner
+
+from $module import pynchy_commands
+
+
+def test_adds_a_command_group():
+    root = typer.Typer()
+
+    @root.callback()
+    def main():
+        pass
+
+    pynchy_commands(root)
+    result = CliRunner().invoke(root, ["$name", "hello", "Ana"])
+    assert result.exit_code == 0, result.output
+    assert "hello Ana, from $name" in result.output
+
+
+def test_pynchy_has_the_command(pynchy):
+    done = pynchy("$name", "hello", "Ana")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello Ana, from $name"
+""",
+}
