@@ -11,6 +11,8 @@ from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.runtimes.detect import find_engine
 
+ENGINE_RUNTIMES = ("auto", "podman", "docker", "process")  # built in; others come from plugins
+
 
 @dataclass
 class Check:
@@ -43,6 +45,11 @@ def _database(c: Context) -> Check:
 
 def _runtime(c: Context) -> Check:
     settings = c.settings
+    if settings.runtime not in ENGINE_RUNTIMES:  # a plugin's runtime: can it be made?
+        from pynchy_cli.core.runtimes.select import get_runtime
+
+        runtime = get_runtime(settings)
+        return Check("runtime", True, f"{runtime.name} (from a plugin)")
     if settings.runtime == "process":
         ok = settings.allow_process_runtime
         return Check(
@@ -61,10 +68,36 @@ def _image(c: Context) -> Check:
     settings = c.settings
     if settings.runtime == "process":
         return Check("image", True, "not needed by the process runtime", required=False)
+    if settings.runtime not in ENGINE_RUNTIMES:
+        return Check("image", True, f"not checked for runtime {settings.runtime}", required=False)
     engine = find_engine(settings.container_socket, settings.runtime)
     if image_exists(engine, settings.image):
         return Check("image", True, settings.image)
     return Check("image", False, f"{settings.image} is not built", "Run: pynchy agent image build")
+
+
+def _plugins(c: Context) -> Check:
+    from pynchy_cli.core.plugins.manager import plugins_for
+
+    plugins = plugins_for(c.settings)
+    broken = plugins.broken
+    third = [i for i in plugins.infos.values() if not i.builtin]
+    enabled = [i.name for i in third if i.enabled]
+    off = [i.name for i in third if not i.enabled and not i.error]
+    detail = f"{len(enabled)} enabled" + (f": {', '.join(enabled)}" if enabled else "")
+    if off:
+        detail += f"; {len(off)} disabled: {', '.join(off)}"
+    if not broken:
+        return Check("plugins", True, detail, required=False)
+    names = ", ".join(f"{i.name} ({i.error})" for i in broken)
+    fixes = "; ".join(f"pynchy plugin uninstall {i.source}" for i in broken if not i.builtin)
+    return Check(
+        "plugins",
+        False,
+        f"{detail}; broken: {names}",
+        f"Uninstall them: {fixes}" if fixes else None,
+        required=False,
+    )
 
 
 def _model(c: Context) -> Check:
@@ -79,6 +112,7 @@ CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("database", _database),
     ("runtime", _runtime),
     ("image", _image),
+    ("plugins", _plugins),
     ("model", _model),
 ]
 
