@@ -321,6 +321,14 @@ def test_deploy_takes_a_bare_debian_to_an_installed_pynchy(target, frozen_checko
     assert f"ExecStart=/opt/pynchy/venv/bin/pynchy agent run --periodic {PERIODIC}" in service
     timer_link = units / "timers.target.wants" / timer.name
     assert os.readlink(timer_link) == f"/etc/systemd/system/{timer.name}"
+    verify = subprocess.run(
+        ["chroot", str(target), "systemd-analyze", "verify"]
+        + [f"/etc/systemd/system/{p.name}" for p in (units / "pynchy.service", timer)]
+        + [f"/etc/systemd/system/pynchy-periodic-{PERIODIC}.service"],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr  # the units are valid
     assert 'runtime = "runc"' in (target / "etc/containers/containers.conf").read_text()
     assert (target / "usr/bin/podman").exists()
 
