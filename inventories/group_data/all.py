@@ -53,7 +53,8 @@ pynchy_image_build_args = []  # extra arguments for it
 # --- Step: the service ----------------------------------------------------------------------------
 pynchy_service = True  # install and enable pynchy.service (`pynchy serve`)
 pynchy_start_services = True  # start/restart units; False where systemd is not running
-pynchy_service_environment = {}  # Environment= lines for the service and periodic agents
+pynchy_service_environment = {}  # Environment= for the service and periodic agents (no
+#                                  secrets: unit files are world-readable; use accounts)
 pynchy_serve_args = []  # extra arguments for `pynchy serve`
 
 # --- Step: periodic agents ------------------------------------------------------------------------
