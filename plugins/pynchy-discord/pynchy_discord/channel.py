@@ -28,15 +28,14 @@ import discord
 import discord.http
 import yarl
 from discord.gateway import DiscordWebSocket
-from pynchy_cli.core.errors import PynchyError, UnavailableError
 
+from pynchy_discord._pynchy import PynchyError, UnavailableError
 from pynchy_discord.config import NAME, DiscordConfig, read_config
 from pynchy_discord.format import inbound_text, render, split_message
 from pynchy_discord.ledger import Ledger
 
 if TYPE_CHECKING:
-    from pynchy_cli.core.groups import Group
-    from pynchy_cli.core.serve.channels import ChannelHost
+    from pynchy_discord._pynchy import ChannelHost, Group
 
 log = logging.getLogger("pynchy.discord")
 

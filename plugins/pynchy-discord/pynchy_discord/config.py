@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pynchy_cli.core.errors import ConfigError
-from pynchy_cli.core.paths import resolve_paths
+from pynchy_discord._pynchy import ConfigError, resolve_paths
 
 NAME = "discord"
 TOKEN_ENV = "DISCORD_BOT_TOKEN"

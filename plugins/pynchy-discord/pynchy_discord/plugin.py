@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # pynchy's public API for plugins
-    from pynchy_cli import hookimpl
-except ImportError:  # a pynchy without the top-level re-export yet
-    from pynchy_cli.core.plugins.hookspecs import hookimpl
-
+from pynchy_discord._pynchy import hookimpl
 from pynchy_discord.config import NAME, doctor_problems
 
 __all__ = ["pynchy_channels", "doctor_problems"]
@@ -18,6 +14,10 @@ def _factory(settings: Any) -> Any:
     from pynchy_discord.channel import DiscordChannel  # discord.py is imported only when used
 
     return DiscordChannel.from_settings(settings)
+
+
+# `pynchy doctor` may find the check on the entry point's module or on the registered factory.
+_factory.doctor_problems = doctor_problems  # type: ignore[attr-defined]
 
 
 @hookimpl

@@ -9,12 +9,8 @@ Built from Discord's documented wire formats, for one bot in one guild:
   POST /channels/{id}/messages (content <= 2000 characters, error 50035 past it, 50006 when
   empty; `nonce` with `enforce_nonce` returns the message already created with that nonce),
   POST /channels/{id}/typing (204). Unknown channels answer 404 with code 10003.
-- The Gateway at /gateway (`?v=10&encoding=json`, and `compress=zlib-stream` honoured as one
-  zlib stream flushed with Z_SYNC_FLUSH per payload): HELLO (op 10) on connect, HEARTBEAT (op 1)
-  answered by HEARTBEAT_ACK (op 11), IDENTIFY (op 2) answered by READY (with session_id and
-  resume_gateway_url) then GUILD_CREATE, RESUME (op 6) answered by the missed dispatches in
-  order then RESUMED, or INVALID_SESSION (op 9, d=false) for an unknown session; RECONNECT
-  (op 7) on request; close 4004 for a bad token. MESSAGE_CREATE is dispatched to sessions
+- The Gateway at /gateway (fake_discord_gateway.py): HELLO, heartbeats, IDENTIFY/READY,
+  RESUME with replay, INVALID_SESSION, RECONNECT. MESSAGE_CREATE is dispatched to sessions
   that asked for GUILD_MESSAGES / DIRECT_MESSAGES, with empty content unless they asked for
   MESSAGE_CONTENT (or the message mentions the bot, or it is a DM), as Discord does.
 
@@ -30,22 +26,15 @@ import itertools
 import json
 import threading
 import time
-import uuid
-import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
+from fake_discord_gateway import Gateway
 
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
-
-# Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents)
-GUILD_MESSAGES = 1 << 9
-DIRECT_MESSAGES = 1 << 12
-MESSAGE_CONTENT = 1 << 15
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -58,31 +47,6 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, message: str, code: int, **extra: Any) -> web.Response:
     return _json({"message": message, "code": code, **extra}, status=status)
-
-
-@dataclass(eq=False)
-class Session:
-    id: str
-    intents: int
-    seq: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-    conn: Conn | None = None
-
-
-@dataclass(eq=False)
-class Conn:
-    ws: web.WebSocketResponse
-    request: web.Request
-    deflate: Any = None  # a zlib compressobj when compress=zlib-stream
-    session: Session | None = None
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        text = json.dumps(payload)
-        if self.deflate is None:
-            await self.ws.send_str(text)
-        else:
-            data = self.deflate.compress(text.encode()) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
-            await self.ws.send_bytes(data)
 
 
 class FakeDiscord:
@@ -98,15 +62,10 @@ class FakeDiscord:
         self.typing: Counter[str] = Counter()
         self.posts: list[dict[str, Any]] = []  # every POST /messages body the bot sent
         self.nonces: dict[tuple[str, str], dict[str, Any]] = {}
-        self.sessions: dict[str, Session] = {}
-        self.conns: set[Conn] = set()
+        self.gateway = Gateway(self)
         self.down = False
         self.refused = 0
-        self.identifies = 0
-        self.resumes = 0
-        self.invalidated = 0
         self.lost_responses = 0
-        self.gateway_queries: list[dict[str, str]] = []
         self._lose_next_post = False
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -132,7 +91,7 @@ class FakeDiscord:
             user["bot"] = True
         return user
 
-    def _guild(self) -> dict[str, Any]:
+    def guild_object(self) -> dict[str, Any]:
         return {
             "id": self.guild_id,
             "name": "pynchy test guild",
@@ -226,7 +185,7 @@ class FakeDiscord:
 
     async def _serve(self) -> None:
         app = web.Application(middlewares=[self._middleware])
-        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get(API + "/users/@me", self._me)
         app.router.add_get(API + "/oauth2/applications/@me", self._application)
         app.router.add_get(API + "/applications/@me", self._application)
@@ -243,8 +202,7 @@ class FakeDiscord:
         self.port = self._runner.addresses[0][1]
 
     async def _shutdown(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await self.gateway.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -409,7 +367,7 @@ class FakeDiscord:
         self.messages[channel["id"]].append(message)
         if nonce is not None:
             self.nonces[(self.bot["id"], str(nonce))] = message
-        await self._dispatch_message(message)
+        await self.gateway.dispatch_message(message)
         if self._lose_next_post:  # created, but the answer never reaches the client
             self._lose_next_post = False
             self.lost_responses += 1
@@ -424,110 +382,6 @@ class FakeDiscord:
             return channel
         self.typing[channel["id"]] += 1
         return web.Response(status=204)
-
-    # --- Gateway -------------------------------------------------------------------------------
-
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self.gateway_queries.append(dict(request.query))
-        deflate = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
-        conn = Conn(ws, request, deflate)
-        self.conns.add(conn)
-        try:
-            await conn.send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                payload = json.loads(msg.data)
-                op, data = payload.get("op"), payload.get("d")
-                if op == 1:
-                    await conn.send({"op": 11, "d": None, "s": None, "t": None})
-                elif op == 2:
-                    await self._identify(conn, data)
-                elif op == 6:
-                    await self._resume(conn, data)
-                elif op in (3, 4, 8):  # presence, voice state, request members: accepted
-                    continue
-                else:
-                    await ws.close(code=4001, message=b"Unknown opcode.")
-        finally:
-            self.conns.discard(conn)
-            if conn.session is not None and conn.session.conn is conn:
-                conn.session.conn = None
-        return ws
-
-    async def _identify(self, conn: Conn, data: dict[str, Any]) -> None:
-        if data.get("token") != self.token:
-            await conn.ws.close(code=4004, message=b"Authentication failed.")
-            return
-        if "intents" not in data:
-            await conn.ws.close(code=4013, message=b"Invalid intent(s).")
-            return
-        self.identifies += 1
-        session = Session(id=uuid.uuid4().hex, intents=int(data["intents"]))
-        self.sessions[session.id] = session
-        conn.session = session
-        session.conn = conn
-        await self._dispatch(
-            session,
-            "READY",
-            {
-                "v": 10,
-                "user": {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0},
-                "guilds": [{"id": self.guild_id, "unavailable": True}],
-                "session_id": session.id,
-                "resume_gateway_url": self.gateway_url,
-                "application": {"id": self.application_id, "flags": 0},
-                "private_channels": [],
-                "relationships": [],
-            },
-        )
-        await self._dispatch(session, "GUILD_CREATE", self._guild())
-
-    async def _resume(self, conn: Conn, data: dict[str, Any]) -> None:
-        session = self.sessions.get(data.get("session_id") or "")
-        if session is None or data.get("token") != self.token:
-            self.invalidated += 1
-            await conn.send({"op": 9, "d": False, "s": None, "t": None})
-            return
-        self.resumes += 1
-        if session.conn is not None and session.conn is not conn:
-            await session.conn.ws.close(code=4009)
-        conn.session = session
-        session.conn = conn
-        last = data.get("seq") or 0
-        for event in session.events:
-            if event["s"] > last:
-                await conn.send(event)
-        await self._dispatch(session, "RESUMED", {})
-
-    async def _dispatch(self, session: Session, event: str, data: dict[str, Any]) -> None:
-        session.seq += 1
-        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
-        session.events.append(payload)
-        if session.conn is not None and not session.conn.ws.closed:
-            try:
-                await session.conn.send(payload)
-            except (ConnectionError, RuntimeError):
-                session.conn = None  # kept in events: replayed on RESUME
-
-    async def _dispatch_message(self, message: dict[str, Any]) -> None:
-        in_guild = bool(message.get("guild_id"))
-        for session in list(self.sessions.values()):
-            needed = GUILD_MESSAGES if in_guild else DIRECT_MESSAGES
-            if not session.intents & needed:
-                continue
-            data = dict(message)
-            readable = (
-                session.intents & MESSAGE_CONTENT
-                or not in_guild
-                or message["author"]["id"] == self.bot["id"]
-                or any(u["id"] == self.bot["id"] for u in message["mentions"])
-            )
-            if not readable:
-                data["content"] = ""
-            await self._dispatch(session, "MESSAGE_CREATE", data)
 
     # --- test controls (from the test's thread) -------------------------------------------------
 
@@ -577,7 +431,7 @@ class FakeDiscord:
                     "nick": None,
                 }
             self.messages[channel_id].append(message)
-            await self._dispatch_message(message)
+            await self.gateway.dispatch_message(message)
             return message
 
         return self._call(post)
@@ -588,11 +442,7 @@ class FakeDiscord:
 
         async def cut() -> None:
             self.down = True
-            for conn in list(self.conns):
-                if conn.request.transport is not None:
-                    conn.request.transport.abort()
-            if forget_sessions:
-                self.sessions.clear()
+            self.gateway.cut(forget_sessions=forget_sessions)
 
         self._call(cut)
 
@@ -605,12 +455,7 @@ class FakeDiscord:
     def send_reconnect(self) -> None:
         """Ask every connected client to reconnect and resume (op 7)."""
 
-        async def reconnect() -> None:
-            for session in self.sessions.values():
-                if session.conn is not None:
-                    await session.conn.send({"op": 7, "d": None, "s": None, "t": None})
-
-        self._call(reconnect)
+        self._call(self.gateway.request_reconnect)
 
     def lose_next_post_response(self) -> None:
         def arm() -> None:
@@ -619,7 +464,7 @@ class FakeDiscord:
         self._call(arm)
 
     def connected(self) -> bool:
-        return self._call(lambda: any(s.conn is not None for s in self.sessions.values()))
+        return self._call(self.gateway.connected)
 
     def bot_messages(self, channel_id: str) -> list[dict[str, Any]]:
         return self._call(
@@ -634,19 +479,19 @@ class FakeDiscord:
     def counters(self) -> dict[str, int]:
         return self._call(
             lambda: {
-                "identifies": self.identifies,
-                "resumes": self.resumes,
-                "invalidated": self.invalidated,
+                "identifies": self.gateway.identifies,
+                "resumes": self.gateway.resumes,
+                "invalidated": self.gateway.invalidated,
                 "refused": self.refused,
                 "lost_responses": self.lost_responses,
                 "zlib_connections": sum(
-                    q.get("compress") == "zlib-stream" for q in self.gateway_queries
+                    q.get("compress") == "zlib-stream" for q in self.gateway.queries
                 ),
             }
         )
 
     def gateway_query(self) -> dict[str, str]:
-        return self._call(lambda: dict(self.gateway_queries[-1]))
+        return self._call(lambda: dict(self.gateway.queries[-1]))
 
     def typing_count(self, channel_id: str) -> int:
         return self._call(lambda: self.typing[channel_id])

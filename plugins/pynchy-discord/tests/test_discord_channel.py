@@ -85,6 +85,7 @@ def test_entry_point_registers_the_channel():
     with pytest.raises(ConfigError):
         registered["discord"](Settings())
     assert plugin.doctor_problems(Settings())
+    assert registered["discord"].doctor_problems(Settings()) == plugin.doctor_problems(Settings())
 
 
 # --- in ------------------------------------------------------------------------------------
