@@ -58,6 +58,7 @@ class Service:
             self.settings.limits.approval_timeout,
         )
         self.stopping = False
+        self.ready = asyncio.Event()  # set once replies a crash left in the ledger are sent
         self.started_at: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -71,7 +72,8 @@ class Service:
         await asyncio.to_thread(self._recover_runs)
         for channel in self.channels.values():
             await channel.start(self)
-        await self._resend_undelivered()
+        # In the background: a channel that is down must not keep serve from starting.
+        self._resend = asyncio.create_task(self._resend_undelivered(), name="resend")
         for group in list_groups(self.db):
             self.worker(group).poke()  # answers what a crash left unanswered
         self.scheduler.start()
@@ -93,10 +95,11 @@ class Service:
     async def _resend_undelivered(self) -> None:
         for row in msgs.undelivered(self.db):
             group = self.group_by_id(row["group_id"])
-            await self.channel_for(group).send(
-                group, row["content"], key=row["key"], kind="assistant"
-            )
+            await self._send(group, row["content"], row["key"], "assistant")
             msgs.mark_delivered(self.db, row["key"])
+        # Only now may groups run: a reply still in the ledger would otherwise be answered
+        # again.
+        self.ready.set()
 
     async def drain(self, timeout: float) -> None:
         """Stop taking new work and let running agents finish (SIGTERM)."""
@@ -205,7 +208,7 @@ class Service:
         if not created or message is None:
             return
         key = f"{run_id}:{number}"
-        await self.channel_for(group).send(group, text, key=key, kind="assistant")
+        await self._send(group, text, key, "assistant")
         msgs.mark_delivered(self.db, key)
         self.bus.publish({"type": "message", "group": group.name, **message})
         self.bus.publish(
@@ -217,9 +220,25 @@ class Service:
         )
         log.info("reply out group=%s run=%s message=%s", group.name, run_id, message["id"])
 
+    async def _send(self, group: Group, text: str, key: str, kind: str) -> None:
+        """Hand text to the group's channel. Channels retry passing failures themselves; a
+        failure that reaches here is final (chat gone, bot removed): the reply stays stored
+        and readable through the API, and serve moves on instead of answering again."""
+        try:
+            await self.channel_for(group).send(group, text, key=key, kind=kind)
+        except Exception as exc:
+            why = exc.line() if isinstance(exc, PynchyError) else repr(exc)
+            log.error(
+                "delivery failed group=%s channel=%s key=%s: %s",
+                group.name,
+                group.channel,
+                key,
+                why,
+            )
+
     async def deliver_now(self, group: Group, text: str) -> None:
         """An agent's send_message: already stored by the tool, now shown."""
-        await self.channel_for(group).send(group, text, key="", kind="assistant")
+        await self._send(group, text, "", "assistant")
         self.bus.publish(
             {
                 "type": "message",
@@ -233,7 +252,7 @@ class Service:
     async def notify(self, group: Group, text: str) -> None:
         """A host notice: shown to people, never put in a model's context."""
         message, _ = msgs.store_message(self.db, group, "pynchy", text, sender_kind="host")
-        await self.channel_for(group).send(group, text, key=f"host:{message['id']}", kind="host")
+        await self._send(group, text, f"host:{message['id']}", "host")
         self.bus.publish({"type": "message", "group": group.name, **message})
         current = self.group_by_id(group.id)
         self.bus.publish(

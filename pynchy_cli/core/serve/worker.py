@@ -93,6 +93,7 @@ class GroupWorker:
         )
 
     async def _loop(self) -> None:
+        await self.service.ready.wait()
         while not self.service.stopping:
             self.wake.clear()
             if self.tasks:
