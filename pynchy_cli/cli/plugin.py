@@ -158,12 +158,14 @@ def new(
     root = files[0]
     for path in files[1:]:
         err_console.print(f"  {path.relative_to(root)}", markup=False, highlight=False)
-    where = os.path.relpath(root) if not os.path.relpath(root).startswith("..") else str(root)
+    relative = os.path.relpath(root)
+    where = str(root) if relative.startswith("..") else os.path.join(".", relative)
     success(f"created {names.dist} ({kind}) in {root}")
     err_console.print(
         f"Next: pynchy plugin install -e {where} && python -m pytest {where}/tests",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
 
 

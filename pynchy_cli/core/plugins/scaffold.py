@@ -72,7 +72,7 @@ def create(raw_name: str, kind: str, directory: Path | None = None) -> tuple[Nam
         ".gitignore": t.GITIGNORE,
         f"{names.module}/__init__.py": t.MODULE[kind],
         "tests/conftest.py": t.CONFTEST,
-        f"tests/test_{names.module}.py": t.TESTS_COMMON + t.TESTS[kind],
+        f"tests/test_{names.module}.py": t.TESTS_COMMON + t.TESTS[kind] + t.TESTS_DISCOVERY,
         **{
             path.replace("MODULE", names.module).replace("NAME", names.plugin): text
             for path, text in t.EXTRA_FILES.get(kind, {}).items()

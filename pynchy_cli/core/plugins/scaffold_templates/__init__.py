@@ -8,7 +8,12 @@ tests in tests.py.
 # ruff: noqa: E501
 
 from pynchy_cli.core.plugins.scaffold_templates.modules import EXTRA_FILES, MODULE
-from pynchy_cli.core.plugins.scaffold_templates.tests import CONFTEST, TESTS, TESTS_COMMON
+from pynchy_cli.core.plugins.scaffold_templates.tests import (
+    CONFTEST,
+    TESTS,
+    TESTS_COMMON,
+    TESTS_DISCOVERY,
+)
 
 __all__ = [
     "CONFTEST",
@@ -22,6 +27,7 @@ __all__ = [
     "SUMMARY",
     "TESTS",
     "TESTS_COMMON",
+    "TESTS_DISCOVERY",
 ]
 
 SUMMARY = {

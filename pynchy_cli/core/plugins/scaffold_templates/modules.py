@@ -74,7 +74,8 @@ class ${cls}Runtime:
 
     def start(self, spec: ContainerSpec) -> ContainerHandle:
         done = self._run(*self.run_argv(spec)[1:])
-        return ContainerHandle(name=spec.name, id=done.stdout.strip() or spec.name, runtime=self.name)
+        container_id = done.stdout.strip() or spec.name
+        return ContainerHandle(name=spec.name, id=container_id, runtime=self.name)
 
     def wait(self, handle: ContainerHandle, timeout: float | None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -260,7 +261,7 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def make_core(choice: Any, settings: Any) -> ${cls}Core:
-    """choice.provider is "$name", choice.name the MODEL of "$name:MODEL" (may be "")."""
+    """choice.name is MODEL in --model $name:MODEL (empty for a bare $name)."""
     return ${cls}Core(choice.name)
 
 
@@ -370,7 +371,6 @@ def pynchy_after_run(run, outcome):
 from __future__ import annotations
 
 import typer
-
 from pynchy_cli import hookimpl
 
 cli = typer.Typer(no_args_is_help=True, help="$summary")
@@ -392,7 +392,12 @@ def pynchy_commands(app):
 EXTRA_FILES = {
     "mcp": {
         "MODULE/server.py": '''\
-"""The MCP server of $dist (stdio). pynchy starts it on the host: python -m $module.server"""
+"""The MCP server of $dist, over stdio. pynchy runs it on the host as
+
+    python -m $module.server
+
+and lists its tools to the agents of the groups allowed to use it.
+"""
 
 from __future__ import annotations
 

@@ -29,25 +29,33 @@ def pynchy(tmp_path):
         )
 
     return run
+
+
+@pytest.fixture
+def registered():
+    """What a registration hook registers: the argument tuples it passes to register."""
+
+    def collect(hook) -> list[tuple]:
+        calls: list[tuple] = []
+        hook(lambda *args: calls.append(args))
+        return calls
+
+    return collect
 '''
 
 TESTS_COMMON = '''\
 """Tests for $dist. They pass once the plugin is installed into pynchy's environment:
 
     pynchy plugin install ./$dist && python -m pytest $dist/tests
+
+(with the python of that environment).
 """
 
 from __future__ import annotations
 
-import json
+'''
 
-
-def registered(hook) -> list[tuple]:
-    """What a registration hook registers: the argument tuples it passes to register."""
-    calls: list[tuple] = []
-    hook(lambda *args: calls.append(args))
-    return calls
-
+TESTS_DISCOVERY = """
 
 def test_pynchy_discovers_the_plugin(pynchy):
     done = pynchy("plugin", "info", "$name", "--json")
@@ -55,14 +63,15 @@ def test_pynchy_discovers_the_plugin(pynchy):
     info = json.loads(done.stdout)
     assert info["status"] == "enabled", info
     assert "$kind" in info["kinds"]
-'''
+"""
 
 TESTS = {
-    "runtime": """
+    "runtime": """\
+import json
 
 import pytest
-
 from pynchy_cli import ContainerSpec, Mount, UnavailableError
+
 from $module import ${cls}Runtime, pynchy_runtimes
 
 SPEC = ContainerSpec(
@@ -76,7 +85,7 @@ SPEC = ContainerSpec(
 )
 
 
-def test_registers_the_runtime():
+def test_registers_the_runtime(registered):
     assert [args[0] for args in registered(pynchy_runtimes)] == ["$name"]
 
 
@@ -93,19 +102,30 @@ def test_a_missing_engine_is_one_clear_error():
     with pytest.raises(UnavailableError, match="not installed"):
         ${cls}Runtime("no-such-engine-here").start(SPEC)
 """,
-    "channel": '''
-
+    "channel": '''\
 import asyncio
+import json
 
 from pynchy_cli import Group
+
 from $module import ${cls}Channel, pynchy_channels
 
 
 def group(chat_id: str = "c1") -> Group:
     return Group(
-        id=1, name="family", folder="/tmp/family", admin=False, trigger=None, model=None,
-        account=None, network=False, channel="$name", chat_id=chat_id, session_id=None,
-        last_answered_id=0, created_at="2026-01-01T00:00:00Z",
+        id=1,
+        name="family",
+        folder="/tmp/family",
+        admin=False,
+        trigger=None,
+        model=None,
+        account=None,
+        network=False,
+        channel="$name",
+        chat_id=chat_id,
+        session_id=None,
+        last_answered_id=0,
+        created_at="2026-01-01T00:00:00Z",
     )
 
 
@@ -126,7 +146,7 @@ class Host:
         return {"id": len(self.received)}, True
 
 
-def test_registers_the_channel():
+def test_registers_the_channel(registered):
     assert [args[0] for args in registered(pynchy_channels)] == ["$name"]
 
 
@@ -145,14 +165,14 @@ def test_messages_in_and_replies_out():
     assert host.received == [("family", "ana", "hi", "$name")]
     assert channel.outbox == [{"key": "k1", "chat_id": "c1", "kind": "assistant", "text": "hello"}]
 ''',
-    "agent_core": """
-
+    "agent_core": """\
 import asyncio
+import json
 
 from $module import ${cls}Core, pynchy_agent_cores
 
 
-def test_registers_the_provider():
+def test_registers_the_provider(registered):
     assert [args[0] for args in registered(pynchy_agent_cores)] == ["$name"]
 
 
@@ -166,16 +186,14 @@ def test_answers_one_turn():
 
 
 def test_an_agent_run_uses_it(pynchy):
-    done = pynchy(
-        "agent", "run", "--runtime", "process", "--model", "$name:m1", "hello",
-        env={"PYNCHY_ALLOW_PROCESS_RUNTIME": "true"},
-    )
+    run = ["agent", "run", "--runtime", "process", "--model", "$name:m1", "hello"]
+    done = pynchy(*run, env={"PYNCHY_ALLOW_PROCESS_RUNTIME": "true"})
     assert done.returncode == 0, done.stderr
     assert "$name (m1) heard: hello" in done.stdout
 """,
-    "mcp": """
-
+    "mcp": """\
 import asyncio
+import json
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -183,34 +201,34 @@ from mcp.client.stdio import stdio_client
 from $module import pynchy_mcp_servers
 
 
-def test_registers_the_server():
+def test_registers_the_server(registered):
     [(server,)] = registered(pynchy_mcp_servers)
     assert server.name == "$name" and server.risk == "read"
 
 
-def test_the_server_answers_over_stdio():
+def test_the_server_answers_over_stdio(registered):
     [(server,)] = registered(pynchy_mcp_servers)
 
     async def call():
         params = StdioServerParameters(command=server.command[0], args=server.command[1:])
-        async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = await session.list_tools()
-                result = await session.call_tool("word_count", {"text": "one two three"})
-                return [tool.name for tool in tools.tools], result
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            result = await session.call_tool("word_count", {"text": "one two three"})
+            return [tool.name for tool in tools.tools], result
 
     names, result = asyncio.run(call())
     assert "word_count" in names
     assert not result.is_error
     assert "3" in result.content[0].text
 """,
-    "skill": """
+    "skill": """\
+import json
 
 from $module import pynchy_skills
 
 
-def test_registers_a_skill_folder_with_front_matter():
+def test_registers_a_skill_folder_with_front_matter(registered):
     [(folder,)] = registered(pynchy_skills)
     text = (folder / "SKILL.md").read_text()
     assert text.startswith("---\\nname: $name\\n") and "\\ndescription: " in text
@@ -220,8 +238,8 @@ def test_pynchy_lists_the_skill(pynchy):
     info = json.loads(pynchy("plugin", "info", "$name", "--json").stdout)
     assert info["registered"]["skills"] == ["$name"]
 """,
-    "hook": """
-
+    "hook": """\
+import json
 from types import SimpleNamespace
 
 from $module import pynchy_before_run, pynchy_before_tool
@@ -244,7 +262,8 @@ def test_refuses_blocked_commands():
     assert pynchy_before_tool(custom, "bash", {"command": "curl example.org"})
     assert pynchy_before_tool(custom, "bash", {"command": "mkfs /dev/sda"}) is None
 """,
-    "commands": """
+    "commands": """\
+import json
 
 import typer
 from typer.testing import CliRunner
