@@ -218,3 +218,16 @@ def test_doctor_reports_missing_model_and_fails(cli, monkeypatch):
     assert not checks["model"]["ok"]
     assert "--model echo" in checks["model"]["fix"]
     assert not checks["runtime"]["ok"] and "podman" in checks["runtime"]["fix"]
+
+
+def test_doctor_checks_each_channel_plugins_credentials(cli, monkeypatch):
+    # The first-party channel plugins are installed by scripts/test.
+    checks = [
+        c for c in json.loads(cli("doctor", "--json").stdout) if c["name"] == "channel telegram"
+    ]
+    assert checks and not checks[0]["ok"] and "TELEGRAM_BOT_TOKEN" in checks[0]["fix"]
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAFakeTokenForTheDoctorTest_0123456")
+    checks = [
+        c for c in json.loads(cli("doctor", "--json").stdout) if c["name"] == "channel telegram"
+    ]
+    assert [c["ok"] for c in checks] == [True]

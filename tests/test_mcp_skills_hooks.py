@@ -158,7 +158,9 @@ def test_external_risk_needs_approval(cli, tmp_path, pynchy_home, process_runtim
     assert refused["is_error"] and "needs approval" in refused["content"]
     assert not notes.exists()
     [row] = [r for r in audit_rows(pynchy_home) if r["action"] == "tool:mcp__notes__record"]
-    assert row["decision"] == "refused" and row["detail"]["reason"] == "needs approval"
+    assert (
+        row["decision"] == "refused" and row["detail"]["reason"] == "not approved"
+    )  # no terminal to ask
 
 
 def test_group_not_allowed_and_broken_server(cli, tmp_path, pynchy_home, process_runtime):

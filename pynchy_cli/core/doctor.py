@@ -127,4 +127,29 @@ def run_checks(c: Context) -> list[Check]:
             results.append(fn(c))
         except PynchyError as exc:
             results.append(Check(name, False, exc.message, exc.hint))
-    return results
+    return results + _channel_checks(c)
+
+
+def _channel_checks(c: Context) -> list[Check]:
+    """Each enabled channel plugin's own credential check (`doctor_problems(settings)`,
+    offline): one line per problem, with the fix."""
+    from pynchy_cli.core.plugins.manager import plugins_for
+
+    try:
+        channels = plugins_for(c.settings).registry.channels
+    except PynchyError:
+        return []  # the config check already reported it
+    checks = []
+    for name, factory in sorted(channels.items()):
+        probe = getattr(factory, "doctor_problems", None)
+        if probe is None:
+            continue
+        try:
+            problems = probe(c.settings)
+        except Exception as exc:  # a plugin's check must not break doctor
+            problems = [(f"its check failed: {exc}", f"pynchy plugin info {name}")]
+        if not problems:
+            checks.append(Check(f"channel {name}", True, "credentials configured"))
+        for what, fix in problems:
+            checks.append(Check(f"channel {name}", False, what, fix))
+    return checks

@@ -53,6 +53,9 @@ def doctor_problems(settings: Any) -> list[tuple[str, str]]:
     return found
 
 
+make_channel.doctor_problems = doctor_problems  # type: ignore[attr-defined]  # pynchy doctor
+
+
 @hookimpl
 def pynchy_channels(register: Any) -> None:
     register(config.NAME, make_channel)
