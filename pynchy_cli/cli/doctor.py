@@ -11,8 +11,7 @@ from pynchy_cli.core.doctor import run_checks
 
 
 def doctor(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Check Python, config, database, container runtime, agent image, plugins, model and
-    each channel's credentials."""
+    """Check Python, config, database, runtime, image, plugins, model and channels."""
     checks = run_checks(context(ctx))
     failed = [c for c in checks if not c.ok and c.required]
     if as_json:
