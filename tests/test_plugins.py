@@ -565,7 +565,7 @@ def test_agent_run_drives_apple_container(installed, home: Path, tmp_path: Path)
     ps = json.loads(venv.pynchy(home, "agent", "ps", "--all", "--json").stdout)
     assert ps[0]["runtime"] == "applecontainer"
     doctor = venv.pynchy(home, "doctor", PYNCHY_RUNTIME="applecontainer", **env)
-    assert "runtime   applecontainer (from a plugin)" in doctor.stdout
+    assert re.search(r"runtime +applecontainer \(from a plugin\)", doctor.stdout)
     assert "plugins   " in doctor.stdout and "broken: broken (failed to import" in doctor.stdout
     assert "fix: Uninstall them: pynchy plugin uninstall pynchy-broken" in doctor.stdout
 
