@@ -4,6 +4,7 @@ hostile container's requests refused while the host keeps serving)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -130,7 +131,12 @@ def test_no_network_without_a_grant(cli, tmp_path, pynchy_home):
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
-    threading.Thread(target=lambda: listener.accept(), daemon=True).start()
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            listener.accept()
+
+    threading.Thread(target=accept, daemon=True).start()
     probe = (
         "python3 -c \"import socket,os; print(sorted(os.listdir('/sys/class/net')));"
         f" s=socket.socket(); s.settimeout(2); print(s.connect_ex(('127.0.0.1', {port})))\""
