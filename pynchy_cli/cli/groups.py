@@ -29,6 +29,9 @@ def add(
     ),
     channel: str = typer.Option("terminal", "--channel", help="Channel this group lives on."),
     chat: str | None = typer.Option(None, "--chat", help="The channel's chat id for this group."),
+    mount: list[str] = typer.Option(
+        [], "--mount", help="Extra folder PATH[:rw] at /mnt/NAME; must be in the mount allowlist."
+    ),
 ) -> None:
     """Add a group and create its folder with a CLAUDE.md memory file."""
     c = context(ctx)
@@ -44,6 +47,7 @@ def add(
         network=network,
         channel=channel,
         chat_id=chat,
+        mounts=mount,
     )
     success(f"added group {group.name} ({group.folder})")
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from pynchy_cli.core.agent.mounts import resolve_mounts
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import ConflictError, NotFoundError, UsageError
 from pynchy_cli.core.paths import Paths
@@ -45,6 +47,7 @@ class Group:
     session_id: str | None
     last_answered_id: int
     created_at: str
+    mounts: list[str] = field(default_factory=list)  # "PATH[:rw]", checked by the allowlist
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Group:
@@ -62,6 +65,7 @@ class Group:
             session_id=row["session_id"],
             last_answered_id=row["last_answered_id"] or 0,
             created_at=row["created_at"],
+            mounts=json.loads(row.get("mounts") or "[]"),
         )
 
     @property
@@ -79,6 +83,7 @@ class Group:
             "network": self.network,
             "channel": self.channel,
             "chat_id": self.chat_id,
+            "mounts": self.mounts,
             "created_at": self.created_at,
         }
 
@@ -114,8 +119,11 @@ def add_group(
     network: bool = False,
     channel: str = "terminal",
     chat_id: str | None = None,
+    mounts: list[str] | None = None,
 ) -> Group:
     validate_name(name)
+    if mounts:
+        resolve_mounts(paths, mounts)  # refuse now what every run would refuse
     if find_group(db, name):
         raise ConflictError(
             f"group {name!r} already exists", f"See it with: pynchy groups show {name}"
@@ -143,6 +151,7 @@ def add_group(
             "network": int(network),
             "channel": channel,
             "chat_id": chat_id,
+            "mounts": json.dumps(mounts or []),
             "last_answered_id": 0,
             "created_at": utcnow(),
         }

@@ -197,3 +197,10 @@ def m0002_outbound_ledger(db: Database) -> None:
 def m0003_run_owner(db: Database) -> None:
     # The host process that owns a run: when it is gone, the run's container is an orphan.
     db["runs"].add_column("owner_pid", int)
+
+
+@MIGRATIONS(name="0004_group_mounts")
+def m0004_group_mounts(db: Database) -> None:
+    # Extra folders a group asks for (JSON list of "PATH[:rw]"), checked against the
+    # allowlist at every run.
+    db["groups"].add_column("mounts", str)

@@ -24,6 +24,7 @@ from pynchy_cli.core.agent.approvals import Approver
 from pynchy_cli.core.agent.host_socket import RunSocket
 from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, HostToolbox
 from pynchy_cli.core.agent.prompt import system_prompt
+from pynchy_cli.core.agent.spec import container_spec
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, ensure_global_memory, update_group
@@ -32,8 +33,8 @@ from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safel
 from pynchy_cli.core.plugins.lifecycle import RunInfo, ToolResult
 from pynchy_cli.core.providers.base import ModelCore
 from pynchy_cli.core.providers.registry import make_core
-from pynchy_cli.core.runtimes.base import LABEL, LABEL_GROUP, ContainerSpec, Mount, Runtime
-from pynchy_cli.core.runtimes.select import container_name, get_runtime
+from pynchy_cli.core.runtimes.base import Runtime
+from pynchy_cli.core.runtimes.select import get_runtime
 
 EventSink = Callable[[dict[str, Any]], None]
 Deliver = Callable[[str], Awaitable[None]]
@@ -337,40 +338,14 @@ class AgentRun:
 
     # --- the run -----------------------------------------------------------------------
 
-    def _spec(self, run_dir: os.PathLike[str]) -> ContainerSpec:
-        paths = self.ctx.paths
-        limits = self.settings.limits
-        return ContainerSpec(
-            name=container_name(self.group.name, self.run_id),
-            image=self.settings.image,
-            command=["python3", "-m", "pynchy_agent"],
-            env={
-                protocol.ENV_SOCKET: f"{protocol.SOCKET_DIR}/{protocol.SOCKET_NAME}",
-                protocol.ENV_TOKEN: self.token,
-                protocol.ENV_GROUP: self.group.name,
-                protocol.ENV_RUN_ID: self.run_id,
-                protocol.ENV_WORKSPACE: protocol.WORKSPACE,
-                "HOME": "/tmp",
-            },
-            mounts=[
-                Mount(str(self.group.path), protocol.WORKSPACE),
-                Mount(str(paths.global_memory_dir), protocol.GLOBAL_MEMORY, read_only=True),
-                Mount(str(run_dir), protocol.SOCKET_DIR),
-            ],
-            network=self.group.network,
-            cpus=limits.cpus,
-            memory=limits.memory,
-            workdir=protocol.WORKSPACE,
-            labels={LABEL: self.run_id, LABEL_GROUP: self.group.name},
-            user=f"{os.getuid()}:{os.getgid()}",
-        )
-
     async def execute(self) -> RunOutcome:
         self.group.path.mkdir(parents=True, exist_ok=True)
         run_dir = self.ctx.paths.runs_dir / self.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(run_dir, 0o755)
-        spec = self._spec(run_dir)
+        spec = container_spec(
+            self.settings, self.ctx.paths, self.group, self.run_id, self.token, run_dir
+        )
         store.create_run(
             self.db,
             self.run_id,
