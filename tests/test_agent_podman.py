@@ -253,3 +253,37 @@ def test_orphans_of_a_crashed_run_are_cleaned_up(cli, pynchy_home):
     with sqlite3.connect(pynchy_home / "pynchy.db") as db:
         status = db.execute("select status from runs where id = 'deadbeef'").fetchone()[0]
     assert status == "failed"
+
+
+def test_agent_stop_ends_a_running_agent(cli, tmp_path, pynchy_home):
+    import subprocess
+    import sys
+    import time
+
+    model = write_script(
+        tmp_path / "s.json", [{"tool_calls": [bash("sleep 300")]}, {"text": "never"}]
+    )
+    env = {**os.environ, "PYNCHY_HOME": str(pynchy_home), "PYNCHY_RUNTIME": "podman"}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "pynchy_cli", "agent", "run", "--model", model, "sleep"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = []
+        for _ in range(400):  # until the run shows up as running (bounded)
+            running = json.loads(cli("agent", "ps", "--json").stdout or "[]")
+            if running:
+                break
+            time.sleep(0.05)
+        assert running, runner.stderr.read() if runner.poll() is not None else "no run"
+        stopped = cli("agent", "stop", running[0]["id"])
+        assert stopped.exit_code == 0, stopped.output
+        assert runner.wait(timeout=60) == 130
+    finally:
+        runner.kill()
+    run = trace_of(cli)["run"]
+    assert run["status"] == "stopped"
+    assert cli("agent", "stop", run["id"]).exit_code == 2  # already stopped: says so
