@@ -18,7 +18,6 @@ from pynchy_cli.cli.render import render_event, summary_line
 from pynchy_cli.core import tasks
 from pynchy_cli.core.agent import control, store
 from pynchy_cli.core.agent.approvals import TerminalApprover
-from pynchy_cli.core.agent.run import AgentRun, RunRequest
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import ExitCode, UsageError
 from pynchy_cli.core.groups import add_group, find_group
@@ -53,6 +52,8 @@ def run(
     ),
 ) -> None:
     """Run one agent in a container and stream what it does."""
+    from pynchy_cli.core.agent.run import AgentRun, RunRequest  # heavy: only for this command
+
     c = context(ctx)
     task = None
     if periodic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -13,7 +13,9 @@ from rich.markup import escape
 from pynchy_cli.cli.common import context
 from pynchy_cli.cli.output import console
 from pynchy_cli.cli.render import render_event
-from pynchy_cli.core.serve.client import ApiClient
+
+if TYPE_CHECKING:
+    from pynchy_cli.core.serve.client import ApiClient
 
 
 def _show(event: dict[str, Any], me: str) -> None:
@@ -108,6 +110,8 @@ def chat(
     socket: str | None = typer.Option(None, "--socket", help="serve's API unix socket."),
 ) -> None:
     """Talk to pynchy in a group; works interactively and in a pipe (echo hi | pynchy chat)."""
+    from pynchy_cli.core.serve.client import ApiClient  # aiohttp: only for this command
+
     c = context(ctx)
     settings = c.settings
     url = f"http://{host or settings.api.host}:{port or settings.api.port}"

@@ -7,8 +7,6 @@ import asyncio
 import typer
 
 from pynchy_cli.cli.common import context
-from pynchy_cli.core.serve.main import Listen, setup_logging
-from pynchy_cli.core.serve.main import serve as run_service
 
 
 def serve(
@@ -25,6 +23,9 @@ def serve(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Run pynchy: channels in, agents in containers, replies out, scheduled tasks."""
+    from pynchy_cli.core.serve.main import Listen, setup_logging
+    from pynchy_cli.core.serve.main import serve as run_service
+
     api = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     c = context(ctx).with_overrides(api=api or None)
     settings = c.settings
