@@ -25,7 +25,11 @@ class Serve:
     """`pynchy serve --model echo --runtime process` on a free port, in its own PYNCHY_HOME."""
 
     def __init__(
-        self, home: Path, *args: str, env: dict[str, str] | None = None, model: str = "echo"
+        self,
+        home: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        model: str | None = "echo",  # None: no --model, serve's own default
     ):
         self.home = home
         self.model = model
@@ -46,8 +50,7 @@ class Serve:
             "-m",
             "pynchy_cli",
             "serve",
-            "--model",
-            self.model,
+            *(["--model", self.model] if self.model else []),
             "--runtime",
             "process",
             "--port",

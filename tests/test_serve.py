@@ -140,3 +140,19 @@ def test_sigterm_drains_then_restart_answers_once(serve):
     serve.start()
     serve.wait_for(lambda: replies(serve.messages("main")), "the reply")
     assert [m["reply_to"] for m in replies(serve.messages("main"))] == [sent["message"]["id"]]
+
+
+def test_without_a_model_the_person_is_told_how_to_fix_it(pynchy_home):
+    # serve on its defaults: no --model and no key in the environment.
+    service = Serve(pynchy_home, model=None).start()
+    try:
+        service.send("main", "hello?")
+        notices = service.wait_for(
+            lambda: [m for m in service.messages("main") if m["sender_kind"] == "host"], "a notice"
+        )
+        assert len(notices) == 1
+        assert notices[0]["content"].startswith("no model configured.")
+        assert "--model echo" in notices[0]["content"]
+        assert service.get("/groups/main/messages")["last_answered_id"] >= 1
+    finally:
+        service.kill9()

@@ -118,9 +118,11 @@ class GroupWorker:
         )
         self.followups = None
         if outcome is None or outcome.status != "succeeded":
-            # Tell the person, and do not retry the same messages forever.
-            reason = (outcome.error if outcome else None) or "the agent failed"
-            await self.service.notify(group, f"The agent could not answer: {reason}")
+            # Tell the person (a refused run was told already), and do not retry the same
+            # messages forever.
+            if outcome is not None:
+                reason = outcome.error or "the agent failed"
+                await self.service.notify(group, f"The agent could not answer: {reason}")
             msgs.advance_cursor(self.service.db, group.id, max(self.watermarks, default=watermark))
 
     async def _run_task(self, job: TaskJob) -> None:
