@@ -20,6 +20,7 @@ from pynchy_cli.core.groups import (
     list_groups,
     update_group,
 )
+from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.plugins.manager import plugins_for
 from pynchy_cli.core.runtimes.select import get_runtime
 from pynchy_cli.core.serve import messages as msgs
@@ -66,6 +67,10 @@ class Service:
     async def start(self) -> None:
         # Fail early, with the usual hint, if the runtime is not usable.
         get_runtime(self.settings, self.runtime)
+        try:
+            choose_model(self.settings, flag=self.model)
+        except PynchyError as exc:  # groups may still name their own model: warn, go on
+            log.warning("%s", exc.line())
         if not list_groups(self.db):
             add_group(self.db, self.ctx.paths, ADMIN_GROUP, admin=True)
             log.info("created admin group %s", ADMIN_GROUP)
