@@ -279,11 +279,47 @@ def test_agent_stop_ends_a_running_agent(cli, tmp_path, pynchy_home):
                 break
             time.sleep(0.05)
         assert running, runner.stderr.read() if runner.poll() is not None else "no run"
-        stopped = cli("agent", "stop", running[0]["id"])
+        run_id = running[0]["id"]
+        for _ in range(400):  # until the agent is inside its `sleep 300` (bounded)
+            if '"tool_use"' in cli("agent", "logs", run_id, "--json").stdout:
+                break
+            time.sleep(0.05)
+        stopped = cli("agent", "stop", run_id)
         assert stopped.exit_code == 0, stopped.output
         assert runner.wait(timeout=60) == 130
     finally:
         runner.kill()
     run = trace_of(cli)["run"]
     assert run["status"] == "stopped"
+    assert "sleep" in run["prompt"]
     assert cli("agent", "stop", run["id"]).exit_code == 2  # already stopped: says so
+
+
+def test_a_stop_while_the_container_starts_is_a_stop(cli, pynchy_home):
+    """`agent stop` can land between the run's record and its container: still a stop."""
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYNCHY_HOME": str(pynchy_home), "PYNCHY_RUNTIME": "podman"}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "pynchy_cli", "agent", "run", "--model", "echo", "hi"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(400):
+            running = json.loads(cli("agent", "ps", "--json").stdout or "[]")
+            if running or runner.poll() is not None:
+                break
+            time.sleep(0.01)
+        if running:  # caught it before it finished
+            cli("agent", "stop", running[0]["id"])
+            assert runner.wait(timeout=60) in (0, 130)
+    finally:
+        runner.kill()
+    status = trace_of(cli)["run"]["status"]
+    assert status in ("stopped", "succeeded")
+    assert "Traceback" not in (runner.stderr.read() if runner.stderr else "")

@@ -389,14 +389,17 @@ class AgentRun:
             handle = await asyncio.to_thread(self.runtime.start, spec)
             if handle.pid:
                 store.update_run(self.db, self.run_id, pid=handle.pid)
-            exit_code = await self._wait(handle)
+            # A stop that came while the container was starting: the finally stops it.
+            exit_code = None if self._stopped() else await self._wait(handle)
             status = self._status(exit_code)
         except asyncio.CancelledError:
             status = "stopped"
             raise
         except Exception as exc:
-            self.error = exc.line() if isinstance(exc, PynchyError) else str(exc)
-            raise
+            if not self._stopped():
+                self.error = exc.line() if isinstance(exc, PynchyError) else str(exc)
+                raise
+            status = "stopped"  # the stop raced the start: not an error of the run
         finally:
             if handle is not None:
                 if status != "succeeded" and not self.error:
@@ -454,9 +457,12 @@ class AgentRun:
             if code is not None:
                 return code
 
+    def _stopped(self) -> bool:
+        """`pynchy agent stop` marked this run stopped (from another process)."""
+        return store.get_run(self.db, self.run_id)["status"] == "stopped"
+
     def _status(self, exit_code: int | None) -> str:
-        current = store.get_run(self.db, self.run_id)["status"]
-        if current == "stopped":  # `pynchy agent stop` got there first
+        if self._stopped():
             return "stopped"
         if exit_code is None:
             return "timeout"
