@@ -7,9 +7,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from pynchy_cli.core.errors import ConfigError, ConflictError, PynchyError, UnavailableError
-from pynchy_cli.core.runtimes.base import LABEL, ContainerSpec
+from pynchy_cli.core.runtimes.base import LABEL, ContainerHandle, ContainerSpec
 
 IMAGE_HINT = "Run: pynchy agent image build"
 # wait() on a container that someone else removed before its exit code was read: reported as
@@ -97,6 +98,18 @@ class ExitCodes:
                 if key in self._codes:
                     return self._codes[key]
         return None
+
+
+def exit_code_of(container: Any | None, exits: ExitCodes, handle: ContainerHandle) -> int | None:
+    """The exit code of an inspected container (docker-py or podman-py object), None while
+    it runs; a container already removed answers with its remembered code, or EXIT_GONE."""
+    if container is None:
+        code = exits.get(handle.id, handle.name)
+        return EXIT_GONE if code is None else code
+    state = container.attrs.get("State") or {}
+    if state.get("Status") in DONE_STATES:
+        return int(state.get("ExitCode", 0))
+    return None
 
 
 def poll_exit(exit_code: Callable[[], int | None], timeout: float | None) -> int | None:

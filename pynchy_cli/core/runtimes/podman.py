@@ -20,9 +20,9 @@ from pynchy_cli.core.errors import UnavailableError
 from pynchy_cli.core.runtimes.base import LABEL, ContainerHandle, ContainerSpec
 from pynchy_cli.core.runtimes.common import (
     DONE_STATES,
-    EXIT_GONE,
     IMAGE_HINT,
     ExitCodes,
+    exit_code_of,
     follow_lines,
     labels_of,
     memory_bytes,
@@ -118,14 +118,7 @@ class PodmanRuntime:
         return ContainerHandle(name=spec.name, id=container.id, runtime=self.name)
 
     def _exit_code(self, handle: ContainerHandle) -> int | None:
-        container = self._get(handle)
-        if container is None:
-            code = self._exits.get(handle.id, handle.name)
-            return EXIT_GONE if code is None else code
-        state = container.attrs.get("State") or {}
-        if state.get("Status") in DONE_STATES:
-            return int(state.get("ExitCode", 0))
-        return None
+        return exit_code_of(self._get(handle), self._exits, handle)
 
     def wait(self, handle: ContainerHandle, timeout: float | None) -> int | None:
         with self._reach():

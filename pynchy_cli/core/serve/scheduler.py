@@ -88,9 +88,6 @@ class Scheduler:
         group = self.service.group_by_id(group_id)
         self.service.worker(group).add_task(job)
 
-    def finish(self, task_run_id: int, run_id: str | None, status: str, error: str | None) -> None:
-        tasks.finish_task_run(self.db, task_run_id, run_id, status, error)
-
     def status(self) -> dict[str, Any]:
         active = tasks.list_tasks(self.db)
         last = {

@@ -264,11 +264,6 @@ class Service:
             {"type": "cursor", "group": group.name, "last_answered_id": current.last_answered_id}
         )
 
-    def finish_task_run(
-        self, task_run_id: int, run_id: str | None, status: str, error: str | None
-    ) -> None:
-        self.scheduler.finish(task_run_id, run_id, status, error)
-
     # --- status ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pynchy_cli.core import tasks
 from pynchy_cli.core.agent.run import AgentRun, RunRequest
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, get_group_by_id
@@ -130,7 +131,8 @@ class GroupWorker:
         outcome = await self._execute(group, job.prompt, task=job, followup_wait=0)
         ok = outcome is not None and outcome.status == "succeeded"
         error = None if ok else ((outcome.error if outcome else None) or "the run failed")
-        self.service.finish_task_run(
+        tasks.finish_task_run(
+            self.service.db,
             job.task_run_id,
             outcome.run_id if outcome else None,
             "succeeded" if ok else "failed",
@@ -229,4 +231,4 @@ class GroupWorker:
                 msgs.advance_cursor(self.service.db, group.id, watermark)
             if task is not None and data.get("status") == "ok":
                 # Delivered: a crash from here on must not run the task again.
-                self.service.finish_task_run(task.task_run_id, run_id, "succeeded", None)
+                tasks.finish_task_run(self.service.db, task.task_run_id, run_id, "succeeded", None)
