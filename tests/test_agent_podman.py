@@ -317,7 +317,8 @@ def test_a_stop_while_the_container_starts_is_a_stop(cli, pynchy_home):
             time.sleep(0.01)
         if running:  # caught it before it finished
             cli("agent", "stop", running[0]["id"])
-            assert runner.wait(timeout=60) in (0, 130)
+            code = runner.wait(timeout=60)
+            assert code in (0, 130), runner.stderr.read()
     finally:
         runner.kill()
     status = trace_of(cli)["run"]["status"]
