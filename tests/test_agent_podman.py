@@ -286,7 +286,8 @@ def test_agent_stop_ends_a_running_agent(cli, tmp_path, pynchy_home):
             time.sleep(0.05)
         stopped = cli("agent", "stop", run_id)
         assert stopped.exit_code == 0, stopped.output
-        assert runner.wait(timeout=60) == 130
+        code = runner.wait(timeout=60)
+        assert code == 130, runner.stderr.read()
     finally:
         runner.kill()
     run = trace_of(cli)["run"]

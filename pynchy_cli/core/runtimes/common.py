@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -98,6 +99,19 @@ class ExitCodes:
                 if key in self._codes:
                     return self._codes[key]
         return None
+
+
+@contextlib.contextmanager
+def ignoring_gone(not_found: type[Exception], api_error: type[Exception]) -> Iterator[None]:
+    """Treat a container that is already gone as done. podman answers some calls on a
+    container being removed with a plain 500 "no such container", not a 404."""
+    try:
+        yield
+    except not_found:
+        pass
+    except api_error as exc:
+        if "no such container" not in str(exc).lower():
+            raise
 
 
 def exit_code_of(container: Any | None, exits: ExitCodes, handle: ContainerHandle) -> int | None:

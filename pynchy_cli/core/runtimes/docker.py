@@ -25,6 +25,7 @@ from pynchy_cli.core.runtimes.common import (
     ExitCodes,
     exit_code_of,
     follow_lines,
+    ignoring_gone,
     labels_of,
     memory_bytes,
     nano_cpus,
@@ -76,10 +77,8 @@ class DockerRuntime:
 
     def _get(self, handle: ContainerHandle) -> Any | None:
         for key in dict.fromkeys((handle.id, handle.name)):
-            try:
+            with ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                 return self.client.containers.get(key)
-            except docker.errors.NotFound:
-                continue
         return None
 
     # --- the Runtime protocol -------------------------------------------------------------
@@ -134,14 +133,14 @@ class DockerRuntime:
             if container is None:
                 return
             # stop sends SIGTERM, then SIGKILL after `timeout` seconds.
-            with contextlib.suppress(docker.errors.NotFound):
+            with ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                 container.stop(timeout=max(math.ceil(grace), 0))
-            with contextlib.suppress(docker.errors.NotFound):
+            with ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                 container.reload()
                 state = container.attrs.get("State") or {}
                 if state.get("Status") in DONE_STATES:
                     self._exits.put((container.id, handle.id, handle.name), state["ExitCode"])
-            with contextlib.suppress(docker.errors.NotFound):
+            with ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
 
     def logs(self, handle: ContainerHandle, follow: bool = False) -> Iterator[str]:
@@ -159,7 +158,7 @@ class DockerRuntime:
         with self._reach():
             container = self._get(handle)
             if container is not None:
-                with contextlib.suppress(docker.errors.NotFound):
+                with ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                     container.remove(force=True)
 
     def list_pynchy(self) -> list[tuple[str, str, str]]:
@@ -180,7 +179,7 @@ class DockerRuntime:
         for name, run_id, _state in self.list_pynchy():
             if run_id in keep:
                 continue
-            with self._reach(), contextlib.suppress(docker.errors.NotFound):
+            with self._reach(), ignoring_gone(docker.errors.NotFound, docker.errors.APIError):
                 self.client.api.remove_container(name, force=True)
                 removed.append(name)
         return removed

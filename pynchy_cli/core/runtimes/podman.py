@@ -24,6 +24,7 @@ from pynchy_cli.core.runtimes.common import (
     ExitCodes,
     exit_code_of,
     follow_lines,
+    ignoring_gone,
     labels_of,
     memory_bytes,
     poll_exit,
@@ -60,10 +61,8 @@ class PodmanRuntime:
 
     def _get(self, handle: ContainerHandle) -> Any | None:
         for key in dict.fromkeys((handle.id, handle.name)):
-            try:
+            with ignoring_gone(NotFound, APIError):
                 return self.client.containers.get(key)
-            except NotFound:
-                continue
         return None
 
     # --- the Runtime protocol -------------------------------------------------------------
@@ -130,9 +129,9 @@ class PodmanRuntime:
             if container is None:
                 return
             # podman stop sends SIGTERM, then SIGKILL after `timeout` seconds.
-            with contextlib.suppress(NotFound):
+            with ignoring_gone(NotFound, APIError):
                 container.stop(timeout=max(math.ceil(grace), 0), ignore=True)
-            with contextlib.suppress(NotFound):
+            with ignoring_gone(NotFound, APIError):
                 container.reload()
                 state = container.attrs.get("State") or {}
                 if state.get("Status") in DONE_STATES:
@@ -140,7 +139,7 @@ class PodmanRuntime:
             self._remove(container)
 
     def _remove(self, container: Any) -> None:
-        with contextlib.suppress(NotFound):
+        with ignoring_gone(NotFound, APIError):
             container.remove(force=True)
 
     def logs(self, handle: ContainerHandle, follow: bool = False) -> Iterator[str]:
@@ -178,7 +177,7 @@ class PodmanRuntime:
         for name, run_id, _state in self.list_pynchy():
             if run_id in keep:
                 continue
-            with self._reach(), contextlib.suppress(NotFound):
+            with self._reach(), ignoring_gone(NotFound, APIError):
                 self.client.containers.remove(name, force=True)
                 removed.append(name)
         return removed
