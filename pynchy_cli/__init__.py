@@ -30,9 +30,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ChannelHost": ("pynchy_cli.core.serve.channels", "ChannelHost"),
     "Group": ("pynchy_cli.core.groups", "Group"),
     # agent cores
-    "ModelCore": ("pynchy_cli.core.providers.base", "ModelCore"),
-    "ModelResult": ("pynchy_cli.core.providers.base", "ModelResult"),
-    "Usage": ("pynchy_cli.core.providers.base", "Usage"),
+    "AgentCore": ("pynchy_cli.core.agent_cores.base", "AgentCore"),
+    "ModelResult": ("pynchy_cli.core.agent_cores.base", "ModelResult"),
+    "Usage": ("pynchy_cli.core.agent_cores.base", "Usage"),
     "ModelChoice": ("pynchy_cli.core.models", "ModelChoice"),
     # MCP servers and lifecycle hooks
     "McpServer": ("pynchy_cli.core.plugins.mcp", "McpServer"),

@@ -1,7 +1,7 @@
 """`pynchy agent run` end to end with the process runtime (no isolation; development).
 
 The same run path as in a container: the agent runner is a real subprocess that talks to
-the host over the run's unix socket; model calls go through the host's model core.
+the host over the run's unix socket; model calls go through the host's agent core.
 """
 
 from __future__ import annotations

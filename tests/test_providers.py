@@ -1,4 +1,4 @@
-"""Model cores through their real client libraries against local wire-format servers,
+"""Agent cores through their real client libraries against local wire-format servers,
 and the offline cores, pricing and the registry."""
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import pytest
 from pydantic import SecretStr
 
 from pynchy_cli import protocol
+from pynchy_cli.core.agent_cores.anthropic import AnthropicCore
+from pynchy_cli.core.agent_cores.base import Usage
+from pynchy_cli.core.agent_cores.offline import EchoCore, ScriptedCore
+from pynchy_cli.core.agent_cores.openai import OpenAICore
+from pynchy_cli.core.agent_cores.pricing import cost_usd, price_for
+from pynchy_cli.core.agent_cores.registry import make_core
+from pynchy_cli.core.agent_cores.sdk_errors import status_error
 from pynchy_cli.core.config import Account, Settings
 from pynchy_cli.core.errors import ConfigError, ExitCode, UnavailableError
 from pynchy_cli.core.models import choose_model
-from pynchy_cli.core.providers.anthropic import AnthropicCore
-from pynchy_cli.core.providers.base import Usage
-from pynchy_cli.core.providers.offline import EchoCore, ScriptedCore
-from pynchy_cli.core.providers.openai import OpenAICore
-from pynchy_cli.core.providers.pricing import cost_usd, price_for
-from pynchy_cli.core.providers.registry import make_core
-from pynchy_cli.core.providers.sdk_errors import status_error
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.openai_server import OpenAIServer
 

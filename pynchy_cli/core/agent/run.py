@@ -25,14 +25,14 @@ from pynchy_cli.core.agent.host_socket import RunSocket
 from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, HostToolbox
 from pynchy_cli.core.agent.prompt import system_prompt
 from pynchy_cli.core.agent.spec import container_spec
+from pynchy_cli.core.agent_cores.base import AgentCore
+from pynchy_cli.core.agent_cores.registry import make_core
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, ensure_global_memory, update_group
 from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safely
 from pynchy_cli.core.plugins.lifecycle import RunInfo, ToolResult
-from pynchy_cli.core.providers.base import ModelCore
-from pynchy_cli.core.providers.registry import make_core
 from pynchy_cli.core.runtimes.base import Runtime
 from pynchy_cli.core.runtimes.select import get_runtime
 
@@ -137,7 +137,7 @@ class AgentRun:
         self.model_calls = 0
         self.result: dict[str, Any] | None = None
         self.error: str | None = None
-        self.core: ModelCore | None = None
+        self.core: AgentCore | None = None
 
     # --- events ------------------------------------------------------------------------
 

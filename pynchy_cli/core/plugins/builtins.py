@@ -22,7 +22,7 @@ def pynchy_runtimes(register: Any) -> None:
 
 @hookimpl
 def pynchy_agent_cores(register: Any) -> None:
-    from pynchy_cli.core.providers import registry
+    from pynchy_cli.core.agent_cores import registry
 
     register("echo", registry.echo_core)
     register("scripted", registry.scripted_core)

@@ -37,7 +37,7 @@ class PynchySpecs:
 
     @hookspec
     def pynchy_agent_cores(self, register: Any) -> None:
-        """register(provider, factory): factory(choice, settings) -> ModelCore."""
+        """register(provider, factory): factory(choice, settings) -> AgentCore."""
 
     @hookspec
     def pynchy_mcp_servers(self, register: Any) -> None:

@@ -1,6 +1,6 @@
-"""The host-side model core interface.
+"""The agent core interface: the host-side half of an agent, which answers its model calls.
 
-Containers send provider-neutral model requests (see pynchy_cli.protocol); a ModelCore
+Containers send provider-neutral model requests (see pynchy_cli.protocol); an AgentCore
 turns one into a call to its provider, with the account's real credentials, and answers
 in the same neutral format.
 """
@@ -36,7 +36,7 @@ class ModelResult:
     cost_usd: float = 0.0
 
 
-class ModelCore(Protocol):
+class AgentCore(Protocol):
     provider: str
     model: str
 

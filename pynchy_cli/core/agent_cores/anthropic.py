@@ -23,9 +23,9 @@ from typing import Any
 import anthropic
 import httpx2
 
-from pynchy_cli.core.providers import sdk_errors
-from pynchy_cli.core.providers.base import ModelResult, Usage
-from pynchy_cli.core.providers.pricing import cost_usd
+from pynchy_cli.core.agent_cores import sdk_errors
+from pynchy_cli.core.agent_cores.base import ModelResult, Usage
+from pynchy_cli.core.agent_cores.pricing import cost_usd
 
 PROVIDER = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"

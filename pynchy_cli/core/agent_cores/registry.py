@@ -1,18 +1,18 @@
-"""Build the model core a run uses from its ModelChoice and the account behind it.
+"""Build the agent core a run uses from its ModelChoice and the account behind it.
 
 Cores are registered by plugins (pynchy_agent_cores: factory(choice, settings) ->
-ModelCore); the built-in ones are the factories below.
+AgentCore); the built-in ones are the factories below.
 """
 
 from __future__ import annotations
 
+from pynchy_cli.core.agent_cores.base import AgentCore
 from pynchy_cli.core.config import Settings
 from pynchy_cli.core.errors import ConfigError
 from pynchy_cli.core.models import ModelChoice, account_for, providers
-from pynchy_cli.core.providers.base import ModelCore
 
 
-def make_core(choice: ModelChoice, settings: Settings) -> ModelCore:
+def make_core(choice: ModelChoice, settings: Settings) -> AgentCore:
     """The core for a choice, from the provider's registered factory."""
     from pynchy_cli.core.plugins.manager import plugins_for
 
@@ -28,27 +28,27 @@ def make_core(choice: ModelChoice, settings: Settings) -> ModelCore:
 # --- the built-in cores (registered by core.plugins.builtins) -----------------------------
 
 
-def echo_core(choice: ModelChoice, settings: Settings) -> ModelCore:
-    from pynchy_cli.core.providers.offline import EchoCore
+def echo_core(choice: ModelChoice, settings: Settings) -> AgentCore:
+    from pynchy_cli.core.agent_cores.offline import EchoCore
 
     return EchoCore()
 
 
-def scripted_core(choice: ModelChoice, settings: Settings) -> ModelCore:
-    from pynchy_cli.core.providers.offline import ScriptedCore
+def scripted_core(choice: ModelChoice, settings: Settings) -> AgentCore:
+    from pynchy_cli.core.agent_cores.offline import ScriptedCore
 
     return ScriptedCore(choice.name)
 
 
-def anthropic_core(choice: ModelChoice, settings: Settings) -> ModelCore:
-    from pynchy_cli.core.providers.anthropic import AnthropicCore
+def anthropic_core(choice: ModelChoice, settings: Settings) -> AgentCore:
+    from pynchy_cli.core.agent_cores.anthropic import AnthropicCore
 
     api_key, base_url = _credentials(choice, settings)
     return AnthropicCore(choice.name, api_key, base_url)
 
 
-def openai_core(choice: ModelChoice, settings: Settings) -> ModelCore:
-    from pynchy_cli.core.providers.openai import OpenAICore
+def openai_core(choice: ModelChoice, settings: Settings) -> AgentCore:
+    from pynchy_cli.core.agent_cores.openai import OpenAICore
 
     api_key, base_url = _credentials(choice, settings)
     return OpenAICore(choice.name, api_key, base_url)

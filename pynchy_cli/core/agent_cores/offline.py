@@ -1,4 +1,4 @@
-"""Deterministic, offline model cores: for tests, demos and trying pynchy without a key.
+"""Deterministic, offline agent cores: for tests, demos and trying pynchy without a key.
 
 Both are stateless: the answer depends only on the messages given, so a resumed session
 or a retried turn gets the same answer again.
@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pynchy_cli.core.agent_cores.base import ModelResult, Usage
 from pynchy_cli.core.errors import ConfigError
-from pynchy_cli.core.providers.base import ModelResult, Usage
 
 SCRIPT_FINISHED = "(script finished)"
 

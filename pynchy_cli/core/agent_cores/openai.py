@@ -21,9 +21,9 @@ from typing import Any
 import httpx2
 import openai
 
-from pynchy_cli.core.providers import sdk_errors
-from pynchy_cli.core.providers.base import ModelResult, Usage
-from pynchy_cli.core.providers.pricing import cost_usd
+from pynchy_cli.core.agent_cores import sdk_errors
+from pynchy_cli.core.agent_cores.base import ModelResult, Usage
+from pynchy_cli.core.agent_cores.pricing import cost_usd
 
 PROVIDER = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pynchy_cli.core.providers.base import Usage
+from pynchy_cli.core.agent_cores.base import Usage
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Model cores on the host: they hold the credentials and speak to the providers."""
