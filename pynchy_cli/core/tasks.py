@@ -6,6 +6,7 @@ time (once). `next_run_at` is kept in UTC ISO text so due tasks are a simple com
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,15 @@ from pynchy_cli.core.errors import NotFoundError, UsageError
 
 KINDS = ("cron", "interval", "once")
 STATUSES = ("active", "paused", "cancelled", "done")
+
+
+@dataclass
+class TaskJob:
+    """A claimed task run, waiting for its group's worker (serve)."""
+
+    task_id: int
+    task_run_id: int
+    prompt: str
 
 
 def _now() -> datetime:

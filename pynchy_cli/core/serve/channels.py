@@ -9,7 +9,8 @@ from pynchy_cli.core.groups import Group
 
 
 class ChannelHost(Protocol):
-    """What a channel may call on the service."""
+    """What a channel may call on the service (pynchy_cli.testing.FakeChannelHost is one in
+    memory, with the same rules, for a channel's tests)."""
 
     def group_for_chat(self, channel: str, chat_id: str) -> Group | None:
         """The group mapped to this chat (pynchy groups add NAME --channel C --chat ID)."""

@@ -1,4 +1,5 @@
-"""Messages in and out: stored first, idempotent, with the reply ledger.
+"""Messages in: stored first and idempotent; the trigger rule, reset words and the prompt
+built from what came after the group's cursor. (Replies and the cursor: outbox.py.)
 
 Sender kinds: `person` (people on a channel), `assistant` (the agent's replies),
 `system` (harness turns both the model and the person see) and `host` (pynchy's own
@@ -123,66 +124,4 @@ def messages_after(
             " where group_id = ? and id > ? order by id limit ?",
             [group.id, after_id, limit],
         )
-    )
-
-
-def record_reply(
-    db: Database, group: Group, run_id: str, number: int, text: str, watermark: int, sender: str
-) -> tuple[dict[str, Any] | None, bool]:
-    """Store an agent's reply and its ledger row in one transaction. Returns (message,
-    created); a key already in the ledger stores nothing. The cursor moves later, in
-    mark_delivered, once the channel has taken the reply."""
-    key = f"{run_id}:{number}"
-    with db.atomic():
-        if list(db.query("select key from outbound where key = ?", [key])):
-            return None, False
-        table = db["messages"]
-        table.insert(
-            {
-                "group_id": group.id,
-                "channel": group.channel,
-                "sender": sender,
-                "sender_kind": "assistant",
-                "content": text,
-                "run_id": run_id,
-                "reply_to": watermark,
-                "created_at": utcnow(),
-            }
-        )
-        message_id = table.last_pk
-        db["outbound"].insert(
-            {
-                "key": key,
-                "run_id": run_id,
-                "group_id": group.id,
-                "channel": group.channel,
-                "message_id": message_id,
-                "watermark": watermark,
-                "created_at": utcnow(),
-            }
-        )
-    return db["messages"].get(message_id), True
-
-
-def mark_delivered(db: Database, key: str) -> None:
-    """The channel took the reply: close its ledger row and move the group's cursor."""
-    with db.atomic():
-        row = db["outbound"].get(key)
-        db["outbound"].update(key, {"sent_at": utcnow()})
-        advance_cursor(db, row["group_id"], row["watermark"])
-
-
-def undelivered(db: Database) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            "select outbound.*, messages.content from outbound join messages on"
-            " messages.id = outbound.message_id where outbound.sent_at is null order by created_at"
-        )
-    )
-
-
-def advance_cursor(db: Database, group_id: int, watermark: int) -> None:
-    db.execute(
-        "update groups set last_answered_id = max(last_answered_id, ?) where id = ?",
-        [watermark, group_id],
     )

@@ -2,7 +2,8 @@
 
 A due task is claimed by inserting (task, due time) into task_runs, whose unique index
 makes a second claim impossible; the claim and the task's next due time are written in
-one transaction. Claims a crash left unfinished are run again, once, on start.
+one transaction. Claims a crash left unfinished are run again, once, on start. A claimed
+run is handed over through one callback (serve gives it to the group's worker).
 """
 
 from __future__ import annotations
@@ -10,24 +11,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlite_utils import Database
 
 from pynchy_cli.core import tasks
-from pynchy_cli.core.serve.worker import TaskJob
-
-if TYPE_CHECKING:
-    from pynchy_cli.core.serve.service import Service
+from pynchy_cli.core.tasks import TaskJob
 
 log = logging.getLogger("pynchy.scheduler")
 
 TICK = 1.0  # seconds between looks at the tasks table (tasks may be added by other processes)
 
 
+HandOver = Callable[[int, TaskJob], None]  # (group id, claimed run)
+
+
 class Scheduler:
-    def __init__(self, service: Service):
-        self.service = service
-        self.db = service.db
+    def __init__(self, db: Database, hand_over: HandOver):
+        self.db = db
+        self._hand_over = hand_over
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -83,10 +87,6 @@ class Scheduler:
             return None  # already claimed
         log.info("task due task=%s group=%s due=%s", task["id"], task["group_id"], due_at)
         return TaskJob(task["id"], task_run_id, task["prompt"])
-
-    def _hand_over(self, group_id: int, job: TaskJob) -> None:
-        group = self.service.group_by_id(group_id)
-        self.service.worker(group).add_task(job)
 
     def status(self) -> dict[str, Any]:
         active = tasks.list_tasks(self.db)

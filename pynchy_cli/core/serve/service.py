@@ -1,14 +1,19 @@
-"""The long-running service: channels in, router, group workers, scheduler, replies out."""
+"""The long-running service: builds the parts and wires them. Channels in, routing
+(`receive`: store, approvals answers, reset words, the trigger rule), one worker per group,
+the scheduler, replies out through the outbox; start, drain and /status."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pynchy_cli.core.agent import store
 from pynchy_cli.core.agent.approvals import ChannelApprover
 from pynchy_cli.core.agent.control import cleanup_orphans
+from pynchy_cli.core.agent.run import AgentRun, RunRequest
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import PynchyError
@@ -26,8 +31,11 @@ from pynchy_cli.core.runtimes.select import get_runtime
 from pynchy_cli.core.serve import messages as msgs
 from pynchy_cli.core.serve.bus import Bus
 from pynchy_cli.core.serve.channels import Channel, TerminalChannel
+from pynchy_cli.core.serve.outbox import Outbox
 from pynchy_cli.core.serve.scheduler import Scheduler
-from pynchy_cli.core.serve.worker import GroupWorker
+from pynchy_cli.core.serve.slots import SlotPool
+from pynchy_cli.core.serve.worker import GroupWorker, WorkerParts
+from pynchy_cli.core.tasks import TaskJob
 
 log = logging.getLogger("pynchy.serve")
 
@@ -42,8 +50,6 @@ class Service:
         self.model = model
         self.runtime = runtime
         self.bus = Bus()
-        self.slots = asyncio.Semaphore(self.settings.limits.max_concurrent)
-        self.workers: dict[int, GroupWorker] = {}
         self.plugins = plugins_for(self.settings)
         self.channels: dict[str, Channel] = {"terminal": TerminalChannel()}
         for name, factory in self.plugins.registry.channels.items():
@@ -52,15 +58,28 @@ class Service:
             except Exception as exc:  # a channel without credentials must not stop serve
                 why = exc.line() if isinstance(exc, PynchyError) else str(exc)
                 log.warning("channel %s not started: %s", name, why)
-        self.scheduler = Scheduler(self)
+        self.outbox = Outbox(self.db, self.channels, self.bus, self.settings.assistant_name)
         self.approvals = ChannelApprover(
             self.db,
-            lambda group_id, text: self.notify(self.group_by_id(group_id), text),
+            lambda group_id, text: self.outbox.notify(self.group_by_id(group_id), text),
             self.settings.limits.approval_timeout,
         )
         self.stopping = False
-        self.ready = asyncio.Event()  # set once replies a crash left in the ledger are sent
+        self.ready = asyncio.Event()  # set once replies a crash left unsent are resent
         self.started_at: str | None = None
+        self.parts = WorkerParts(
+            db=self.db,
+            bus=self.bus,
+            outbox=self.outbox,
+            pool=SlotPool(self.settings.limits.max_concurrent),
+            make_run=self._make_run,
+            assistant_name=self.settings.assistant_name,
+            idle_timeout=self.settings.limits.idle_timeout,
+            ready=self.ready,
+            stopping=lambda: self.stopping,
+        )
+        self.workers: dict[int, GroupWorker] = {}
+        self.scheduler = Scheduler(self.db, self._hand_over)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -78,9 +97,9 @@ class Service:
         for channel in self.channels.values():
             await channel.start(self)
         # In the background: a channel that is down must not keep serve from starting.
-        self._resend = asyncio.create_task(self._resend_undelivered(), name="resend")
+        self._resend = asyncio.create_task(self._resend_then_open(), name="resend")
         for group in list_groups(self.db):
-            self.worker(group).poke()  # answers what a crash left unanswered
+            self.worker(group.id).poke()  # answers what a crash left unanswered
         self.scheduler.start()
         self.started_at = utcnow()
         log.info("serve started groups=%d", len(self.workers))
@@ -97,20 +116,17 @@ class Service:
         if removed:
             log.info("removed orphan containers=%d", len(removed))
 
-    async def _resend_undelivered(self) -> None:
-        for row in msgs.undelivered(self.db):
-            group = self.group_by_id(row["group_id"])
-            await self._send(group, row["content"], row["key"], "assistant")
-            msgs.mark_delivered(self.db, row["key"])
-        # Only now may groups run: a reply still in the ledger would otherwise be answered
-        # again.
+    async def _resend_then_open(self) -> None:
+        await self.outbox.resend_undelivered()
+        # Only now may groups run: a reply still unsent would otherwise be answered again.
         self.ready.set()
 
     async def drain(self, timeout: float) -> None:
         """Stop taking new work and let running agents finish (SIGTERM)."""
         self.stopping = True
         self.scheduler.stop()
-        self.reclaim_warm()
+        for worker in self.workers.values():  # waiting for a slot too: answer, then exit
+            worker.end_warm_wait()
         running = [w.task for w in self.workers.values() if w.task and not w.task.done()]
         if running:
             log.info("draining runs=%d", len(running))
@@ -123,21 +139,38 @@ class Service:
             await channel.stop()
         log.info("serve stopped")
 
+    # --- the parts' callbacks ---------------------------------------------------------------
+
+    def _make_run(
+        self,
+        request: RunRequest,
+        *,
+        on_event: Callable[[dict[str, Any]], None],
+        deliver: Callable[[str], Awaitable[None]],
+        followups: asyncio.Queue[str | None] | None,
+    ) -> AgentRun:
+        return AgentRun(
+            self.ctx,
+            dataclasses.replace(request, model=self.model, runtime=self.runtime),
+            on_event=on_event,
+            deliver=deliver,
+            followups=followups,
+            plugins=self.plugins,
+            approver=self.approvals,
+        )
+
+    def _hand_over(self, group_id: int, job: TaskJob) -> None:
+        self.worker(group_id).add_task(job)
+
     # --- groups and routing --------------------------------------------------------------
 
     def group_by_id(self, group_id: int) -> Group:
         return get_group_by_id(self.db, group_id)
 
-    def worker(self, group: Group) -> GroupWorker:
-        if group.id not in self.workers:
-            self.workers[group.id] = GroupWorker(self, group.id)
-        return self.workers[group.id]
-
-    def reclaim_warm(self, except_worker: GroupWorker | None = None) -> None:
-        """Warm containers waiting for follow-ups stop waiting and free their slots."""
-        for worker in self.workers.values():
-            if worker is not except_worker:
-                worker.end_warm_wait()
+    def worker(self, group_id: int) -> GroupWorker:
+        if group_id not in self.workers:
+            self.workers[group_id] = GroupWorker(self.parts, group_id)
+        return self.workers[group_id]
 
     def group_for_chat(self, channel: str, chat_id: str) -> Group | None:
         return group_for_chat(self.db, channel, str(chat_id))
@@ -154,9 +187,6 @@ class Service:
             )
         )
         return rows[0]["platform_id"] if rows else None
-
-    def channel_for(self, group: Group) -> Channel:
-        return self.channels.get(group.channel) or self.channels["terminal"]
 
     async def receive(
         self,
@@ -188,81 +218,18 @@ class Service:
             notice = self.approvals.answer(group.id, answer, sender)
             if notice:  # `approve ID` / `deny ID`: for the waiting run, not for a prompt
                 msgs.mark_approval_answer(self.db, message["id"])
-                await self.notify(group, notice)
+                await self.outbox.notify(group, notice)
                 return message, False
         if sender_kind == "person" and msgs.is_reset(group, content, name):
             update_group(self.db, group.name, session_id=None)
-            msgs.advance_cursor(self.db, group.id, message["id"])
-            await self.notify(group, "Started a new session.")
+            await self.outbox.settle_without_reply(group, message["id"], "Started a new session.")
             return message, False
         if self.stopping:
             return message, False
         queued = sender_kind == "system" or msgs.addressed(group, content, name)
         if queued:
-            self.worker(group).poke()
+            self.worker(group.id).poke()
         return message, queued
-
-    # --- output --------------------------------------------------------------------------
-
-    async def reply(
-        self, group: Group, run_id: str, number: int, text: str, watermark: int
-    ) -> None:
-        message, created = msgs.record_reply(
-            self.db, group, run_id, number, text, watermark, self.settings.assistant_name
-        )
-        if not created or message is None:
-            return
-        key = f"{run_id}:{number}"
-        await self._send(group, text, key, "assistant")
-        msgs.mark_delivered(self.db, key)
-        self.bus.publish({"type": "message", "group": group.name, **message})
-        self.bus.publish(
-            {
-                "type": "cursor",
-                "group": group.name,
-                "last_answered_id": self.group_by_id(group.id).last_answered_id,
-            }
-        )
-        log.info("reply out group=%s run=%s message=%s", group.name, run_id, message["id"])
-
-    async def _send(self, group: Group, text: str, key: str, kind: str) -> None:
-        """Hand text to the group's channel. Channels retry passing failures themselves; a
-        failure that reaches here is final (chat gone, bot removed): the reply stays stored
-        and readable through the API, and serve moves on instead of answering again."""
-        try:
-            await self.channel_for(group).send(group, text, key=key, kind=kind)
-        except Exception as exc:
-            why = exc.line() if isinstance(exc, PynchyError) else repr(exc)
-            log.error(
-                "delivery failed group=%s channel=%s key=%s: %s",
-                group.name,
-                group.channel,
-                key,
-                why,
-            )
-
-    async def deliver_now(self, group: Group, text: str) -> None:
-        """An agent's send_message: already stored by the tool, now shown."""
-        await self._send(group, text, "", "assistant")
-        self.bus.publish(
-            {
-                "type": "message",
-                "group": group.name,
-                "sender_kind": "assistant",
-                "sender": self.settings.assistant_name,
-                "content": text,
-            }
-        )
-
-    async def notify(self, group: Group, text: str) -> None:
-        """A host notice: shown to people, never put in a model's context."""
-        message, _ = msgs.store_message(self.db, group, "pynchy", text, sender_kind="host")
-        await self._send(group, text, f"host:{message['id']}", "host")
-        self.bus.publish({"type": "message", "group": group.name, **message})
-        current = self.group_by_id(group.id)
-        self.bus.publish(
-            {"type": "cursor", "group": group.name, "last_answered_id": current.last_answered_id}
-        )
 
     # --- status ---------------------------------------------------------------------------
 

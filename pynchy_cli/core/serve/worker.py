@@ -1,8 +1,9 @@
-"""One worker per group: at most one agent run at a time, under the global limit.
+"""One worker per group: at most one agent run at a time, under the slot pool's limit.
 
 Messages that arrive while the group's agent runs are handed to that run as
 follow-ups (a warm container takes them without a cold start); whatever the run did
-not answer is picked up by the next run, from the group's cursor.
+not answer is picked up by the next run, from the group's cursor. Scheduled task runs
+queue here too. What the agent says leaves through the outbox.
 """
 
 from __future__ import annotations
@@ -10,31 +11,57 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from sqlite_utils import Database
 
 from pynchy_cli.core import tasks
-from pynchy_cli.core.agent.run import AgentRun, RunRequest
+from pynchy_cli.core.agent.run import AgentRun, RunOutcome, RunRequest
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group, get_group_by_id
 from pynchy_cli.core.serve import messages as msgs
-
-if TYPE_CHECKING:
-    from pynchy_cli.core.serve.service import Service
+from pynchy_cli.core.serve.bus import Bus
+from pynchy_cli.core.serve.outbox import Outbox
+from pynchy_cli.core.serve.slots import SlotPool
+from pynchy_cli.core.tasks import TaskJob
 
 log = logging.getLogger("pynchy.serve")
 
 
+class RunFactory(Protocol):
+    """Builds the AgentRun for a request; serve adds its model, runtime, plugins and
+    approver. May raise PynchyError (no model, runtime unusable): the run is refused."""
+
+    def __call__(
+        self,
+        request: RunRequest,
+        *,
+        on_event: Callable[[dict[str, Any]], None],
+        deliver: Callable[[str], Awaitable[None]],
+        followups: asyncio.Queue[str | None] | None,
+    ) -> AgentRun: ...
+
+
 @dataclass
-class TaskJob:
-    task_id: int
-    task_run_id: int
-    prompt: str
+class WorkerParts:
+    """What every group worker shares."""
+
+    db: Database
+    bus: Bus  # run events and run starts/ends
+    outbox: Outbox
+    pool: SlotPool
+    make_run: RunFactory
+    assistant_name: str
+    idle_timeout: int  # seconds a warm container waits for follow-ups
+    ready: asyncio.Event  # set once the outbox has resent what a crash left unsent
+    stopping: Callable[[], bool]  # serve drains: start nothing new
 
 
 class GroupWorker:
-    def __init__(self, service: Service, group_id: int):
-        self.service = service
+    def __init__(self, parts: WorkerParts, group_id: int):
+        self.parts = parts
         self.group_id = group_id
         self.tasks: collections.deque[TaskJob] = collections.deque()
         self.wake = asyncio.Event()
@@ -46,7 +73,7 @@ class GroupWorker:
 
     @property
     def group(self) -> Group:
-        return get_group_by_id(self.service.db, self.group_id)
+        return get_group_by_id(self.parts.db, self.group_id)
 
     @property
     def busy(self) -> bool:
@@ -71,14 +98,13 @@ class GroupWorker:
         self.poke()
 
     def end_warm_wait(self) -> None:
+        """The running agent stops waiting for follow-ups once it has answered."""
         if self.followups is not None:
             self.followups.put_nowait(None)
 
     def _offer_followup(self) -> None:
         group = self.group
-        pending = [
-            m for m in msgs.unanswered(self.service.db, group) if m["id"] > self.offered_upto
-        ]
+        pending = [m for m in msgs.unanswered(self.parts.db, group) if m["id"] > self.offered_upto]
         if not pending or not self._wanted(group, pending):
             return
         self.offered_upto = pending[-1]["id"]
@@ -87,21 +113,21 @@ class GroupWorker:
         self.followups.put_nowait(msgs.format_prompt(pending))
 
     def _wanted(self, group: Group, pending: list[dict[str, Any]]) -> bool:
-        name = self.service.settings.assistant_name
+        name = self.parts.assistant_name
         return any(
             m["sender_kind"] == "system" or msgs.addressed(group, m["content"], name)
             for m in pending
         )
 
     async def _loop(self) -> None:
-        await self.service.ready.wait()
-        while not self.service.stopping:
+        await self.parts.ready.wait()
+        while not self.parts.stopping():
             self.wake.clear()
             if self.tasks:
                 await self._run_task(self.tasks.popleft())
                 continue
             group = self.group
-            pending = msgs.unanswered(self.service.db, group)
+            pending = msgs.unanswered(self.parts.db, group)
             if not pending or not self._wanted(group, pending):
                 return
             await self._run_messages(group, pending)
@@ -115,16 +141,17 @@ class GroupWorker:
             group,
             msgs.format_prompt(pending),
             task=None,
-            followup_wait=self.service.settings.limits.idle_timeout,
+            followup_wait=self.parts.idle_timeout,
         )
         self.followups = None
         if outcome is None or outcome.status != "succeeded":
-            # Tell the person (a refused run was told already), and do not retry the same
-            # messages forever.
+            # Do not retry the same messages forever; tell the person (a refused run was
+            # told already).
+            notice = None
             if outcome is not None:
-                reason = outcome.error or "the agent failed"
-                await self.service.notify(group, f"The agent could not answer: {reason}")
-            msgs.advance_cursor(self.service.db, group.id, max(self.watermarks, default=watermark))
+                notice = f"The agent could not answer: {outcome.error or 'the agent failed'}"
+            upto = max(self.watermarks, default=watermark)
+            await self.parts.outbox.settle_without_reply(group, upto, notice)
 
     async def _run_task(self, job: TaskJob) -> None:
         group = self.group
@@ -132,57 +159,41 @@ class GroupWorker:
         ok = outcome is not None and outcome.status == "succeeded"
         error = None if ok else ((outcome.error if outcome else None) or "the run failed")
         tasks.finish_task_run(
-            self.service.db,
+            self.parts.db,
             job.task_run_id,
             outcome.run_id if outcome else None,
             "succeeded" if ok else "failed",
             error,
         )
         if not ok:
-            await self.service.notify(group, f"Scheduled task {job.task_id} failed: {error}")
+            await self.parts.outbox.notify(group, f"Scheduled task {job.task_id} failed: {error}")
 
     async def _execute(
         self, group: Group, prompt: str, *, task: TaskJob | None, followup_wait: int
-    ):
-        service = self.service
+    ) -> RunOutcome | None:
+        """One agent run in a slot; None when it was refused before it started."""
+        parts = self.parts
         task_id = task.task_id if task else None
         results: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
         def on_event(event: dict[str, Any]) -> None:
-            service.bus.publish({"type": "run_event", "group": group.name, **event})
+            parts.bus.publish({"type": "run_event", "group": group.name, **event})
             if event["kind"] == "result":
                 results.put_nowait((event["run_id"], event["data"]))
 
         deliverer = asyncio.create_task(self._deliver_results(group, results, task))
-        if service.slots.locked():
-            service.reclaim_warm(except_worker=self)  # warm containers give their slots back
-        async with service.slots:
+        async with parts.pool.slot(group, self.end_warm_wait):
             try:
-                self.run = AgentRun(
-                    service.ctx,
+                self.run = parts.make_run(
                     RunRequest(
-                        group=group,
-                        prompt=prompt,
-                        model=service.model,
-                        runtime=service.runtime,
-                        task_id=task_id,
-                        followup_wait=followup_wait,
+                        group=group, prompt=prompt, task_id=task_id, followup_wait=followup_wait
                     ),
                     on_event=on_event,
-                    deliver=lambda text: service.deliver_now(group, text),
+                    deliver=lambda text: parts.outbox.relay_sent_message(group, text),
                     followups=self.followups,
-                    plugins=service.plugins,
-                    approver=service.approvals,
                 )
-                service.bus.publish(
-                    {
-                        "type": "run",
-                        "group": group.name,
-                        "run_id": self.run.run_id,
-                        "status": "running",
-                    }
-                )
-                await service.channel_for(group).typing(group, True)
+                self._publish_run(group, "running")
+                await parts.outbox.typing(group, True)
                 log.info("run start group=%s run=%s task=%s", group.name, self.run.run_id, task_id)
                 outcome = await self.run.execute()
                 log.info(
@@ -191,28 +202,28 @@ class GroupWorker:
                 return outcome
             except PynchyError as exc:
                 log.warning("run refused group=%s: %s", group.name, exc.line())
-                await service.notify(group, exc.line())
+                await parts.outbox.notify(group, exc.line())
                 return None
             finally:
                 if self.run is not None:
-                    service.bus.publish(
-                        {
-                            "type": "run",
-                            "group": group.name,
-                            "run_id": self.run.run_id,
-                            "status": "finished",
-                        }
-                    )
+                    self._publish_run(group, "finished")
                 self.run = None
-                await service.channel_for(group).typing(group, False)
+                await parts.outbox.typing(group, False)
                 results.put_nowait(None)
                 await deliverer
+
+    def _publish_run(self, group: Group, status: str) -> None:
+        assert self.run is not None
+        self.parts.bus.publish(
+            {"type": "run", "group": group.name, "run_id": self.run.run_id, "status": status}
+        )
 
     async def _deliver_results(
         self, group: Group, results: asyncio.Queue, task: TaskJob | None
     ) -> None:
         """Each answer the agent gives (first prompt, then follow-ups) becomes one reply."""
-        answers = 0  # numbers a run's replies: the ledger key is <run id>:<number>
+        outbox = self.parts.outbox
+        answers = 0  # numbers a run's replies: the outbound key is <run id>:<number>
         while (item := await results.get()) is not None:
             run_id, data = item
             answers += 1
@@ -223,12 +234,13 @@ class GroupWorker:
             )
             text = (data.get("text") or "").strip()
             if data.get("status") != "ok":
-                await self.service.notify(group, f"The agent stopped early: {text}")
-                msgs.advance_cursor(self.service.db, group.id, watermark)
+                await outbox.settle_without_reply(
+                    group, watermark, f"The agent stopped early: {text}"
+                )
             elif text:
-                await self.service.reply(group, run_id, answers, text, watermark)
+                await outbox.reply(group, run_id, answers, text, watermark)
             else:
-                msgs.advance_cursor(self.service.db, group.id, watermark)
+                await outbox.settle_without_reply(group, watermark)
             if task is not None and data.get("status") == "ok":
                 # Delivered: a crash from here on must not run the task again.
-                tasks.finish_task_run(self.service.db, task.task_run_id, run_id, "succeeded", None)
+                tasks.finish_task_run(self.parts.db, task.task_run_id, run_id, "succeeded", None)
