@@ -1,0 +1,222 @@
+"""Answering one run's socket requests: the conversation between container and host.
+
+The socket (host_socket.RunSocket) has already checked each request's token, group, size
+and shape; RunHandlers answers its op with the run's prepared context (prepare.PreparedRun):
+the run input, model calls proxied to the agent core (which adds the account's real
+credentials), tool calls served on the host, checks of local tools, the container's own
+events and follow-up prompts. It keeps what the conversation leaves behind: history,
+result, error, the arguments of the latest tool calls and the number of model calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pynchy_cli import protocol
+from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.approvals import Approver
+from pynchy_cli.core.agent.prepare import PreparedRun
+from pynchy_cli.core.agent_cores.base import AgentCore
+from pynchy_cli.core.errors import PynchyError
+from pynchy_cli.core.plugins.lifecycle import ToolDecision, ToolResult
+
+_ALLOWED_CONTAINER_EVENTS = ("tool_result", "result", "error")
+
+
+class RunHandlers:
+    def __init__(
+        self,
+        run: PreparedRun,
+        *,
+        followups: asyncio.Queue[str | None] | None = None,
+        approver: Approver | None = None,
+    ):
+        self.run = run
+        self.followups = followups  # the group's next prompts, for a warm container (serve)
+        self.approver = approver  # a person decides on external/destructive tools
+        self.events = run.events
+        self.core: AgentCore | None = None  # set by the lifecycle once the run may start
+        self.history: list[dict[str, Any]] = run.history  # the session, saved after the run
+        self.tool_inputs: dict[str, dict[str, Any]] = {}  # tool_use id -> arguments
+        self.model_calls = 0
+        self.result: dict[str, Any] | None = None  # the container's result event
+        self.error: str | None = None  # why the run failed; the lifecycle sets it too
+        self.result_arrived = asyncio.Event()  # set with self.result, cleared by a follow-up
+
+    async def handle(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one request (a ProtocolError refuses it)."""
+        if op == protocol.OP_INPUT:
+            return self.run_input()
+        if op == protocol.OP_MODEL:
+            return await self.model_call(body)
+        if op == protocol.OP_TOOL:
+            return await self.tool_call(body)
+        if op == protocol.OP_EVENT:
+            return self.container_event(body)
+        if op == protocol.OP_TOOL_CHECK:
+            return self.tool_check(body)
+        return await self.followup(body)
+
+    def run_input(self) -> dict[str, Any]:
+        """What the container needs to start: prompt, history, tools and limits."""
+        run, settings = self.run, self.run.settings
+        return {
+            "v": protocol.VERSION,
+            "run_id": run.run_id,
+            "group": run.group.name,
+            "prompt": run.request.prompt,
+            "history": self.history,
+            "tools": list(run.tool_specs),
+            "host_tools": sorted(run.host_tool_names),
+            "tool_checks": run.tool_checks,
+            "limits": {"max_turns": settings.limits.max_turns, "max_tokens": 8192},
+            "followup_wait": run.request.followup_wait,
+        }
+
+    # --- model calls -------------------------------------------------------------------
+
+    async def model_call(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Proxy one model call: the host's system prompt and tool specs, the agent core's
+        credentials; the reply's blocks and usage are stored as events."""
+        run = self.run
+        request = protocol.check_model_request(body)
+        unknown = [n for n in request["tools"] if n not in run.tool_specs]
+        if unknown:
+            raise protocol.ProtocolError(f"tools not allowed in this run: {', '.join(unknown)}")
+        self.model_calls += 1
+        if self.model_calls > run.settings.limits.max_turns:
+            raise protocol.ProtocolError("model turn limit reached")
+        assert self.core is not None
+        try:
+            result = await self.core.complete(
+                system=run.system,
+                messages=request["messages"],
+                tools=[run.tool_specs[n] for n in request["tools"]],
+                max_tokens=request["max_tokens"],
+            )
+        except Exception as exc:
+            self.error = exc.line() if isinstance(exc, PynchyError) else str(exc)
+            self.events.emit("error", message=self.error)
+            raise
+        self.history = [*request["messages"], {"role": "assistant", "content": result.content}]
+        self.tool_inputs = {b["id"]: b["input"] for b in result.content if b["type"] == "tool_use"}
+        for block in result.content:
+            if block["type"] == "text" and block["text"].strip():
+                self.events.emit("text", text=block["text"])
+            elif block["type"] == "thinking":
+                self.events.emit("thinking", text=block["thinking"])
+            elif block["type"] == "tool_use":
+                self.events.emit(
+                    "tool_use", id=block["id"], name=block["name"], input=block["input"]
+                )
+        usage = result.usage.as_dict()
+        self.events.emit("usage", model=result.model, **usage, cost_usd=result.cost_usd)
+        store.add_usage(
+            run.db, run.run_id, usage["input_tokens"], usage["output_tokens"], result.cost_usd
+        )
+        return {"content": result.content, "stop_reason": result.stop_reason}
+
+    # --- tool calls --------------------------------------------------------------------
+
+    async def tool_call(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Run a tool the host serves (pynchy's own, MCP or plugin tools), between the
+        plugins' before_tool and after_tool hooks; every host tool call goes through here."""
+        run = self.run
+        name, arguments = body.get("name"), body.get("input", {})
+        if not isinstance(name, str) or name not in run.host_tool_names:
+            raise protocol.ProtocolError(f"no host tool {str(name)[:64]!r}")
+        if not isinstance(arguments, dict):
+            content, is_error = await run.toolbox.call(name, arguments)  # refused there
+        else:
+            decision = self._before_tool(name, arguments)
+            arguments = decision.arguments
+            if decision.refused:
+                content, is_error = f"refused: {decision.refused}", True
+            elif run.ext.owns(name):
+                content, is_error = await run.ext.call(
+                    name,
+                    arguments,
+                    self.events.audit_tool,
+                    self._approve if self.approver else None,
+                )
+            else:
+                content, is_error = await run.toolbox.call(name, arguments)
+            run.ext.hooks.after_tool(run.info, name, arguments, ToolResult(content, is_error))
+        self.events.emit("tool_result", name=name, content=content, is_error=is_error)
+        return {"content": content, "is_error": is_error}
+
+    def tool_check(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The container asks before it runs a local tool: plugins may change or refuse it."""
+        name, arguments, tool_id = body.get("name"), body.get("input", {}), body.get("id")
+        if not isinstance(name, str) or name not in self.run.tool_checks:
+            raise protocol.ProtocolError(f"no local tool to check {str(name)[:64]!r}")
+        if not isinstance(arguments, dict):
+            raise protocol.ProtocolError("tool input must be an object")
+        decision = self._before_tool(name, arguments)
+        if isinstance(tool_id, str):
+            self.tool_inputs[tool_id] = decision.arguments
+        if decision.refused:
+            return {"allow": False, "reason": decision.refused}
+        return {"allow": True, "input": decision.arguments}
+
+    def _before_tool(self, name: str, arguments: dict[str, Any]) -> ToolDecision:
+        decision = self.run.ext.hooks.before_tool(self.run.info, name, arguments)
+        if decision.refused:
+            self.events.audit_tool(name, "refused", reason=decision.refused, by="hook")
+        elif decision.changed_by:
+            self.events.audit_tool(
+                name, "changed", by=decision.changed_by, arguments=decision.arguments
+            )
+        return decision
+
+    async def _approve(self, tool: str, arguments: dict[str, Any]) -> bool:
+        assert self.approver is not None
+        return await self.approver.request(self.run.run_id, self.run.group.id, tool, arguments)
+
+    # --- the container's events and follow-ups -----------------------------------------
+
+    def container_event(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store an event the container reports: a local tool's result, the run's result
+        or an error. Other kinds are the host's to write."""
+        event = protocol.check_event(body)
+        kind, data = event["kind"], event["data"]
+        if kind not in _ALLOWED_CONTAINER_EVENTS:
+            raise protocol.ProtocolError(f"the container may not send {kind} events")
+        if kind == "tool_result":
+            tool_id, name = str(data.get("tool_use_id", ""))[:128], str(data.get("name", ""))[:64]
+            content = str(data.get("content", ""))[: protocol.MAX_TOOL_OUTPUT + 200]
+            is_error = bool(data.get("is_error"))
+            self.events.emit(
+                kind, tool_use_id=tool_id, name=name, content=content, is_error=is_error
+            )
+            if name in protocol.LOCAL_TOOL_NAMES:
+                arguments = self.tool_inputs.get(tool_id, {})
+                self.run.ext.hooks.after_tool(
+                    self.run.info, name, arguments, ToolResult(content, is_error)
+                )
+        elif kind == "result":
+            status = "ok" if data.get("status") == "ok" else str(data.get("status", "failed"))[:32]
+            self.result = {"status": status, "text": str(data.get("text", ""))}
+            self.events.emit("result", status=status, text=self.result["text"])
+            self.result_arrived.set()
+        else:
+            self.error = str(data.get("message", "agent error"))[:4000]
+            self.events.emit("error", message=self.error)
+        return {}
+
+    async def followup(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A warm container waits (up to idle_timeout) for the group's next prompt."""
+        wait = body.get("wait", 0)
+        if not isinstance(wait, int) or self.followups is None:
+            return {"prompt": None}
+        wait = min(max(wait, 0), self.run.settings.limits.idle_timeout)
+        try:
+            prompt = await asyncio.wait_for(self.followups.get(), timeout=wait)
+        except TimeoutError:
+            return {"prompt": None}
+        if prompt is None:  # serve is stopping
+            return {"prompt": None}
+        self.result = None
+        self.result_arrived.clear()
+        return {"prompt": prompt}

@@ -1,0 +1,126 @@
+"""Preparing one agent run: everything decided before its container starts.
+
+From a RunRequest it chooses the model and the runtime, builds the host toolbox and the
+plugin extensions, gathers the tool specs the run may use, resumes (or starts) the
+group's session and writes the system prompt. The socket handlers and the container
+lifecycle both read the resulting PreparedRun.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pynchy_cli import protocol
+from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.events import EventSink, RunEvents
+from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, Deliver, HostToolbox
+from pynchy_cli.core.agent.prompt import system_prompt
+from pynchy_cli.core.context import Context
+from pynchy_cli.core.groups import Group, ensure_global_memory
+from pynchy_cli.core.models import choose_model
+from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safely
+from pynchy_cli.core.plugins.lifecycle import RunInfo
+from pynchy_cli.core.runtimes.base import Runtime
+from pynchy_cli.core.runtimes.select import get_runtime
+
+CONFIGURED_PLUGINS: Any = object()  # `plugins=` default: load the configured plugin set
+
+
+@dataclass
+class RunRequest:
+    group: Group
+    prompt: str
+    model: str | None = None  # --model; else the group's, else the default
+    runtime: str | None = None  # --runtime; else the configured one
+    new_session: bool = False
+    task_id: int | None = None
+    followup_wait: int = 0  # seconds a warm container waits for follow-ups
+
+
+class PreparedRun:
+    def __init__(
+        self,
+        ctx: Context,
+        request: RunRequest,
+        *,
+        on_event: EventSink | None = None,
+        deliver: Deliver | None = None,
+        plugins: Any = CONFIGURED_PLUGINS,
+    ):
+        """`plugins`: a loaded plugin set (core.plugins.manager.Plugins) to use, None for
+        none; by default the configured plugins are loaded (plugins_for(settings))."""
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.db = ctx.db
+        self.request = request
+        self.group = request.group
+        self.run_id = store.new_run_id()
+        self.token = secrets.token_urlsafe(32)  # the container's key to the run's socket
+        self.events = RunEvents(self.db, self.run_id, self.group.id, on_event)
+        self.choice = choose_model(
+            self.settings,
+            flag=request.model,
+            group_model=self.group.model,
+            group_account=self.group.account,
+        )
+        self.runtime: Runtime = get_runtime(self.settings, request.runtime)
+        self.toolbox = HostToolbox(
+            self.db, self.group, self.run_id, self.settings.assistant_name, deliver
+        )
+        if plugins is CONFIGURED_PLUGINS:
+            plugins = load_plugins_safely(self.settings)
+        self.ext = RunExtensions(
+            plugins, self.settings, ctx.paths, self.group, self.events.hook_failed
+        )
+        self.info = RunInfo(
+            run_id=self.run_id,
+            group=self.group.name,
+            folder=self.group.path,
+            prompt=request.prompt,
+            model=self.choice.spec,
+            runtime=self.runtime.name,
+            task_id=request.task_id,
+            settings=self.settings,
+        )
+        extra = self.ext.static_specs()
+        # Every tool the model may be offered; the host serves those in host_tool_names.
+        self.tool_specs = {t["name"]: t for t in [*protocol.LOCAL_TOOLS, *HOST_TOOLS, *extra]}
+        self.host_tool_names = {*HOST_TOOL_NAMES, *(t["name"] for t in extra)}
+        # Local tools the container asks about first, when a plugin has a before_tool hook.
+        self.tool_checks = (
+            list(protocol.LOCAL_TOOL_NAMES) if self.ext.hooks.has("pynchy_before_tool") else []
+        )
+        self.session_id = (
+            None if request.new_session else self.group.session_id
+        ) or store.new_session_id()
+        self.history = (
+            [] if request.new_session else store.load_session(self.db, self.group.session_id)
+        )
+        self.system = self._system_prompt()
+
+    def _system_prompt(self) -> str:
+        return system_prompt(
+            self.settings.assistant_name,
+            self.group,
+            ensure_global_memory(self.ctx.paths),
+            list(self.tool_specs),
+            skills=self.ext.skill_list(),
+        )
+
+    async def add_mcp_tools(self) -> None:
+        """Start (or recall) the MCP servers this group may use and add their tools.
+        Called once the run is allowed to start; the run row must exist."""
+        for warning in self.ext.take_warnings():
+            self.events.warn(warning)
+        specs = await self.ext.mcp_specs()
+        for warning in self.ext.take_warnings():
+            self.events.warn(warning)
+        if not specs:
+            return
+        for spec in specs:
+            self.tool_specs[spec["name"]] = spec
+            self.host_tool_names.add(spec["name"])
+        self.system = self._system_prompt()
+        store.update_run(self.db, self.run_id, system_prompt=self.system)
