@@ -16,13 +16,11 @@ from pynchy_cli.core.config import Settings
 from pynchy_cli.core.errors import UnavailableError
 from pynchy_cli.core.runtimes.detect import EngineSocket, find_engine
 from pynchy_cli.core.runtimes.engine_cli import engine_command
+from pynchy_cli.core.runtimes.image_build import build_image, image_source_hash, image_status
 from pynchy_cli.core.runtimes.images import (
     agent_package_dir,
-    build_image,
     context_hash,
     expected_source_hash,
-    image_source_hash,
-    image_status,
     prepare_context,
 )
 

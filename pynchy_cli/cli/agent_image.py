@@ -6,7 +6,7 @@ import typer
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import emit_json, emit_mapping, err_console, warn
-from pynchy_cli.core.runtimes import images as core
+from pynchy_cli.core.runtimes import image_build as core
 from pynchy_cli.core.runtimes.detect import EngineSocket, find_engine
 
 app = typer.Typer(

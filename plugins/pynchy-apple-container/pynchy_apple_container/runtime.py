@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 import subprocess
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +33,11 @@ from pynchy_cli import (
     ConflictError,
     ContainerHandle,
     ContainerSpec,
+    PollingRuntime,
     UnavailableError,
+    follow_lines,
+    labels_of,
+    memory_bytes,
 )
 
 INSTALL_HINT = (
@@ -47,21 +47,11 @@ INSTALL_HINT = (
 IMAGE_HINT = (
     "Build or pull the agent image with Apple's CLI: container build / container image pull"
 )
-EXIT_GONE = 137  # removed before its exit code was read: reported as killed, like the others
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def memory_mib(value: str | int) -> int:
     """'512m', '1g', '1.5GiB', '1048576' -> MiB (Apple's granularity), at least 1."""
-    if isinstance(value, int):
-        return max(value >> 20, 1)
-    match = _MEMORY.match(str(value))
-    if not match or float(match.group(1)) <= 0:
-        raise ConfigError(
-            f"invalid memory limit {value!r}", "Set limits.memory to a size such as 512m or 2g"
-        )
-    return max(int(float(match.group(1)) * _UNITS[match.group(2).lower()]) >> 20, 1)
+    return max(memory_bytes(value) >> 20, 1)
 
 
 def _state(item: dict[str, Any]) -> tuple[str, int | None]:
@@ -80,23 +70,23 @@ def _id_and_labels(item: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return str(config.get("id") or item.get("id") or ""), dict(config.get("labels") or {})
 
 
-class AppleContainerRuntime:
+class AppleContainerRuntime(PollingRuntime):
     name = "applecontainer"
     isolated = True
+    max_poll_interval = 0.5  # each poll is a CLI call
 
     def __init__(self, executable: str = "container", poll: float = 0.1, timeout: float = 120):
+        super().__init__()
         self.executable = executable
-        self.poll = poll
+        self.poll_interval = poll
         self.timeout = timeout  # for one CLI call
-        self._exits: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
 
     # --- command lines ----------------------------------------------------------------
 
     def run_argv(self, spec: ContainerSpec) -> list[str]:
         """`container run --detach ...` for a spec."""
         argv = [self.executable, "run", "--detach", "--name", spec.name]
-        for key, value in {RUN_LABEL: spec.name, **spec.labels}.items():
+        for key, value in labels_of(spec).items():
             argv += ["--label", f"{key}={value}"]
         for key, value in spec.env.items():
             argv += ["--env", f"{key}={value}"]
@@ -147,13 +137,6 @@ class AppleContainerRuntime:
             return None
         return items[0] if isinstance(items, list) and items else None
 
-    def _remember(self, name: str, code: int) -> None:
-        with self._lock:
-            self._exits[name] = code
-            self._exits.move_to_end(name)
-            while len(self._exits) > 512:
-                self._exits.popitem(last=False)
-
     # --- the Runtime protocol (calls block; pynchy runs them in threads) ----------------
 
     def start(self, spec: ContainerSpec) -> ContainerHandle:
@@ -179,28 +162,11 @@ class AppleContainerRuntime:
     def _exit_code(self, handle: ContainerHandle) -> int | None:
         item = self._inspect(handle.name)
         if item is None:
-            with self._lock:
-                return self._exits.get(handle.name, EXIT_GONE)
+            return self._remembered_exit(handle)
         state, code = _state(item)
         if state == "stopped":
             return 0 if code is None else code
         return None
-
-    def wait(self, handle: ContainerHandle, timeout: float | None) -> int | None:
-        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-        delay = self.poll
-        while True:
-            code = self._exit_code(handle)
-            if code is not None:
-                return code
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                time.sleep(min(delay, remaining))
-            else:
-                time.sleep(delay)
-            delay = min(delay * 2, 0.5)
 
     def stop(self, handle: ContainerHandle, grace: float = 5.0) -> None:
         self._call("stop", "--time", str(max(math.ceil(grace), 0)), handle.name)
@@ -208,7 +174,7 @@ class AppleContainerRuntime:
         if item is not None:
             state, code = _state(item)
             if state == "stopped":
-                self._remember(handle.name, 0 if code is None else code)
+                self._remember_exit(0 if code is None else code, handle.name)
         self.remove(handle)
 
     def logs(self, handle: ContainerHandle, follow: bool = False) -> Iterator[str]:
@@ -227,13 +193,10 @@ class AppleContainerRuntime:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
         )
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                yield line.rstrip("\n")
+            yield from follow_lines(proc.stdout)
         finally:
             proc.kill()
             proc.wait()
@@ -261,14 +224,9 @@ class AppleContainerRuntime:
                 found.append((name, labels[RUN_LABEL], _state(item)[0]))
         return found
 
-    def cleanup_orphans(self, keep: set[str]) -> list[str]:
-        removed = []
-        for name, run_id, _ in self.list_pynchy():
-            if run_id in keep:
-                continue
-            self._call("delete", "--force", name)
-            removed.append(name)
-        return removed
+    def _remove_orphan(self, name: str) -> bool:
+        self._call("delete", "--force", name)
+        return True
 
 
 def make_runtime(settings: Any) -> AppleContainerRuntime:

@@ -15,7 +15,8 @@ import subprocess
 from pynchy_cli.core.errors import UnavailableError
 from pynchy_cli.core.runtimes.detect import EngineSocket
 from pynchy_cli.core.runtimes.engine_cli import OnLine, engine_command, run_streaming
-from pynchy_cli.core.runtimes.images import BUILD_BASE_SCRIPT, container_dir, image_exists
+from pynchy_cli.core.runtimes.engine_images import image_exists
+from pynchy_cli.core.runtimes.images import BUILD_BASE_SCRIPT, container_dir
 
 DEBOOTSTRAP_BASE = "localhost/pynchy-base:bookworm"
 PULL_BASE = "docker.io/library/python:3.12-slim"

@@ -37,7 +37,8 @@ from pathlib import Path
 
 from pynchy_cli.core.errors import ConflictError, UnavailableError
 from pynchy_cli.core.runtimes.base import LABEL, ContainerHandle, ContainerSpec, Mount
-from pynchy_cli.core.runtimes.common import EXIT_GONE, ExitCodes, labels_of
+from pynchy_cli.core.runtimes.common import EXIT_GONE, labels_of
+from pynchy_cli.core.runtimes.polling import ExitCodes
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
