@@ -18,6 +18,17 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, tuple[str, str]] = {
     # hooks
     "hookimpl": ("pynchy_cli.core.plugins.hookspecs", "hookimpl"),
+    "Problem": ("pynchy_cli.core.plugins.hookspecs", "Problem"),
+    "RuntimeFactory": ("pynchy_cli.core.plugins.hookspecs", "RuntimeFactory"),
+    "ChannelFactory": ("pynchy_cli.core.plugins.hookspecs", "ChannelFactory"),
+    "AgentCoreFactory": ("pynchy_cli.core.plugins.hookspecs", "AgentCoreFactory"),
+    "RegisterRuntime": ("pynchy_cli.core.plugins.hookspecs", "RegisterRuntime"),
+    "RegisterChannel": ("pynchy_cli.core.plugins.hookspecs", "RegisterChannel"),
+    "RegisterAgentCore": ("pynchy_cli.core.plugins.hookspecs", "RegisterAgentCore"),
+    "RegisterMcpServer": ("pynchy_cli.core.plugins.hookspecs", "RegisterMcpServer"),
+    "RegisterSkill": ("pynchy_cli.core.plugins.hookspecs", "RegisterSkill"),
+    # test helpers for plugins: `from pynchy_cli import testing` (the module itself)
+    "testing": ("pynchy_cli.testing", ""),
     # runtimes
     "Runtime": ("pynchy_cli.core.runtimes.base", "Runtime"),
     "ContainerSpec": ("pynchy_cli.core.runtimes.base", "ContainerSpec"),
@@ -25,10 +36,27 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Mount": ("pynchy_cli.core.runtimes.base", "Mount"),
     "RUN_LABEL": ("pynchy_cli.core.runtimes.base", "LABEL"),
     "GROUP_LABEL": ("pynchy_cli.core.runtimes.base", "LABEL_GROUP"),
+    # runtime plugin helpers (the built-in runtimes use them too)
+    "PollingRuntime": ("pynchy_cli.core.runtimes.polling", "PollingRuntime"),
+    "ExitCodes": ("pynchy_cli.core.runtimes.polling", "ExitCodes"),
+    "poll_exit": ("pynchy_cli.core.runtimes.polling", "poll_exit"),
+    "memory_bytes": ("pynchy_cli.core.runtimes.common", "memory_bytes"),
+    "labels_of": ("pynchy_cli.core.runtimes.common", "labels_of"),
+    "text_lines": ("pynchy_cli.core.runtimes.common", "text_lines"),
+    "follow_lines": ("pynchy_cli.core.runtimes.common", "follow_lines"),
     # channels
     "Channel": ("pynchy_cli.core.serve.channels", "Channel"),
     "ChannelHost": ("pynchy_cli.core.serve.channels", "ChannelHost"),
     "Group": ("pynchy_cli.core.groups", "Group"),
+    # channel helpers (pynchy_cli.core.channel_kit)
+    "GroupFinder": ("pynchy_cli.core.channel_kit", "GroupFinder"),
+    "split_text": ("pynchy_cli.core.channel_kit", "split_text"),
+    "cut_to_fit": ("pynchy_cli.core.channel_kit", "cut_to_fit"),
+    "TypingKeeper": ("pynchy_cli.core.channel_kit", "TypingKeeper"),
+    "Backoff": ("pynchy_cli.core.channel_kit", "Backoff"),
+    "TokenRedactor": ("pynchy_cli.core.channel_kit", "TokenRedactor"),
+    "SentRecord": ("pynchy_cli.core.channel_kit", "SentRecord"),
+    "channel_state_dir": ("pynchy_cli.core.channel_kit", "channel_state_dir"),
     # agent cores
     "AgentCore": ("pynchy_cli.core.agent_cores.base", "AgentCore"),
     "ModelResult": ("pynchy_cli.core.agent_cores.base", "ModelResult"),
@@ -38,6 +66,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "McpServer": ("pynchy_cli.core.plugins.mcp", "McpServer"),
     "RunInfo": ("pynchy_cli.core.plugins.lifecycle", "RunInfo"),
     "ToolResult": ("pynchy_cli.core.plugins.lifecycle", "ToolResult"),
+    "RunOutcome": ("pynchy_cli.core.plugins.lifecycle", "RunOutcome"),
     # settings (factories get them: settings.plugin["NAME"] is [plugin.NAME]) and paths
     "Settings": ("pynchy_cli.core.config", "Settings"),
     "Paths": ("pynchy_cli.core.paths", "Paths"),
@@ -62,7 +91,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(target[0]), target[1])
+    module = importlib.import_module(target[0])
+    value = getattr(module, target[1]) if target[1] else module  # "": the module itself
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

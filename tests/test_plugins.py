@@ -25,7 +25,8 @@ from pynchy_cli.core.config import Settings
 from pynchy_cli.core.errors import ConfigError, ConflictError, UsageError
 from pynchy_cli.core.models import UNKNOWN_MODEL_HINT, parse_model
 from pynchy_cli.core.plugins import admin, scaffold
-from pynchy_cli.core.plugins.manager import plugins_for, reset_plugins
+from pynchy_cli.core.plugins.hookspecs import Problem, hookimpl
+from pynchy_cli.core.plugins.manager import Plugins, plugins_for, reset_plugins
 from pynchy_cli.core.runtimes.select import get_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -677,3 +678,67 @@ def test_scaffolded_plugin_passes_its_generated_tests(scaffolded, kind: str) -> 
     done = venv.pytest(home, folders[kind] / "tests")
     assert done.returncode == 0, done.stdout + done.stderr
     assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+@pytest.mark.parametrize("kind", scaffold.KINDS)
+def test_scaffolded_plugin_passes_ruff(scaffolded, kind: str) -> None:
+    """What `pynchy plugin new` writes is lint- and format-clean under its own ruff settings."""
+    _venv, _home, folders = scaffolded
+    ruff = Path(sys.executable).parent / "ruff"
+    assert ruff.exists(), "ruff is part of pynchy's test extra: pip install -e '.[test]'"
+    for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        done = subprocess.run(
+            [str(ruff), *args, "."], cwd=folders[kind], capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"ruff {args[0]}: {done.stdout}{done.stderr}"
+
+
+# --- pynchy_doctor --------------------------------------------------------------------------
+
+
+class _CheckedChannel:
+    """A plugin with a channel and a doctor check that finds the token missing."""
+
+    @hookimpl
+    def pynchy_channels(self, register):
+        register("chat", lambda settings: None)
+
+    @hookimpl
+    def pynchy_doctor(self, settings):
+        return [Problem("chat", "chat: no token", "Set CHAT_TOKEN")]
+
+
+class _BrokenCheck:
+    """A plugin whose doctor check raises, and one that answers nonsense."""
+
+    @hookimpl
+    def pynchy_channels(self, register):
+        register("a", lambda settings: None)
+        register("b", lambda settings: None)
+
+    @hookimpl
+    def pynchy_doctor(self):
+        raise RuntimeError("boom")
+
+
+class _OddAnswer:
+    @hookimpl
+    def pynchy_doctor(self, settings):
+        return [("what", "fix")]
+
+
+def test_doctor_hook_answers_and_failures_become_problems() -> None:
+    plugins = Plugins(allow=set())
+    for name, plugin in (("checked", _CheckedChannel()), ("broken", _BrokenCheck())):
+        plugins.add_builtin(name, plugin)
+    plugins.add_builtin("odd", _OddAnswer())
+    plugins.collect()
+    answers = plugins.doctor_problems(Settings())
+    assert answers["checked"] == [Problem("chat", "chat: no token", "Set CHAT_TOKEN")]
+    fix = "pynchy plugin info broken"
+    assert answers["broken"] == [
+        Problem("a", "its check failed: boom", fix),
+        Problem("b", "its check failed: boom", fix),
+    ]
+    [odd] = answers["odd"]  # no channel: the plugin's own name
+    assert odd.name == "odd" and "wanted a list of Problem" in odd.what

@@ -63,7 +63,7 @@ def _runtime(c: Context) -> Check:
 
 
 def _image(c: Context) -> Check:
-    from pynchy_cli.core.runtimes.images import image_exists
+    from pynchy_cli.core.runtimes.engine_images import image_exists
 
     settings = c.settings
     if settings.runtime == "process":
@@ -131,25 +131,21 @@ def run_checks(c: Context) -> list[Check]:
 
 
 def _channel_checks(c: Context) -> list[Check]:
-    """Each enabled channel plugin's own credential check (`doctor_problems(settings)`,
-    offline): one line per problem, with the fix."""
+    """What the enabled plugins' pynchy_doctor hooks report (offline): one line per
+    problem, with the fix; a channel of a plugin that checks and finds nothing wrong is
+    "credentials configured"."""
     from pynchy_cli.core.plugins.manager import plugins_for
 
     try:
-        channels = plugins_for(c.settings).registry.channels
+        plugins = plugins_for(c.settings)
     except PynchyError:
         return []  # the config check already reported it
     checks = []
-    for name, factory in sorted(channels.items()):
-        probe = getattr(factory, "doctor_problems", None)
-        if probe is None:
-            continue
-        try:
-            problems = probe(c.settings)
-        except Exception as exc:  # a plugin's check must not break doctor
-            problems = [(f"its check failed: {exc}", f"pynchy plugin info {name}")]
-        if not problems:
-            checks.append(Check(f"channel {name}", True, "credentials configured"))
-        for what, fix in problems:
-            checks.append(Check(f"channel {name}", False, what, fix))
-    return checks
+    for plugin, problems in sorted(plugins.doctor_problems(c.settings).items()):
+        info = plugins.infos[plugin]
+        for name in sorted(info.registered.get("channels", [])):
+            if not any(p.kind == "channel" and p.name == name for p in problems):
+                checks.append(Check(f"channel {name}", True, "credentials configured"))
+        for problem in problems:
+            checks.append(Check(f"{problem.kind} {problem.name}", False, problem.what, problem.fix))
+    return sorted(checks, key=lambda check: check.name)

@@ -7,7 +7,8 @@ group's trigger text.
 
 Out: each reply is rendered to Discord's Markdown, split to 2000 characters and posted with
 mentions disabled. Every part carries a nonce (with enforce_nonce) derived from the reply's
-key and is recorded in a small ledger once posted, so a retried send posts nothing twice.
+key and is recorded in a small ledger (a SentRecord) once posted, so a retried send posts
+nothing twice.
 
 discord.py does the Gateway work: HELLO, IDENTIFY, heartbeats, RESUME with the last sequence
 after a drop (the server replays what was missed) and a new IDENTIFY when the session is gone.
@@ -29,13 +30,20 @@ import discord.http
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from pynchy_discord._pynchy import PynchyError, UnavailableError
+from pynchy_cli import (
+    Backoff,
+    GroupFinder,
+    PynchyError,
+    SentRecord,
+    TokenRedactor,
+    TypingKeeper,
+    UnavailableError,
+)
 from pynchy_discord.config import NAME, DiscordConfig, read_config
 from pynchy_discord.format import inbound_text, render, split_message
-from pynchy_discord.ledger import Ledger
 
 if TYPE_CHECKING:
-    from pynchy_discord._pynchy import ChannelHost, Group
+    from pynchy_cli import ChannelHost, Group
 
 log = logging.getLogger("pynchy.discord")
 
@@ -87,7 +95,8 @@ class DiscordChannel:
     def __init__(self, config: DiscordConfig, settings: Any):
         self.config = config
         self.assistant_name = settings.assistant_name
-        self.ledger = Ledger(config.state_file)
+        self.ledger = SentRecord(config.state_file)
+        self._redactor = TokenRedactor(config.token)
         self.host: ChannelHost | None = None
         self.client: _Bot | None = None
         self.fatal: str | None = None
@@ -97,8 +106,8 @@ class DiscordChannel:
         self._wake = asyncio.Event()  # set on (re)connection: pending sends retry at once
         self._ingest = asyncio.Lock()
         self._key_locks: dict[str, asyncio.Lock] = {}
-        self._typing: dict[str, asyncio.Task] = {}
-        self._ignored: set[str] = set()
+        self._typing = TypingKeeper(self._send_typing, TYPING_EVERY, log=log, name="discord typing")
+        self._groups = GroupFinder(NAME, log)
         self._closing = False
 
     @classmethod
@@ -118,12 +127,14 @@ class DiscordChannel:
         """Connect in the background: serve does not wait for Discord to answer."""
         self.host = host
         self._closing = False
+        self._redactor.attach(log.name, "discord.client", "discord.http", "discord.gateway")
         self._caught_up.set()
         self._runner = asyncio.create_task(self._run(), name="discord")
 
     async def _run(self) -> None:
-        delay = 1.0
+        backoff = Backoff(1.0, 60.0)
         while not self._closing:
+            problem = None
             self._logged_in.clear()
             client = _Bot(self)
             self.client = client
@@ -135,7 +146,7 @@ class DiscordChannel:
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
                 self._logged_in.set()
                 log.info("discord: logged in as %s (%s)", client.user, client.user.id)
-                delay = 1.0
+                backoff.reset()
                 await client.connect(reconnect=True)
             except asyncio.CancelledError:
                 raise
@@ -147,20 +158,16 @@ class DiscordChannel:
                     "Enable it in the Developer Portal: Bot > Privileged Gateway Intents",
                 )
             except Exception as exc:  # network, Discord outage: try again, later each time
-                if not self._closing:
-                    log.warning(
-                        "discord: connection failed (%s: %s); retrying in %.0fs",
-                        type(exc).__name__,
-                        exc,
-                        delay,
-                    )
+                problem = f"{type(exc).__name__}: {exc}"
             finally:
                 with contextlib.suppress(Exception):
                     await client.close()
             if self._closing or self.fatal:
                 return
+            delay = backoff.next()
+            if problem:
+                log.warning("discord: connection failed (%s); retrying in %.0fs", problem, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
 
     def _give_up(self, what: str, hint: str) -> None:
         self.fatal = f"{what}. {hint}"
@@ -171,9 +178,7 @@ class DiscordChannel:
         self._closing = True
         self._logged_in.set()
         self._wake.set()
-        for task in self._typing.values():
-            task.cancel()
-        self._typing.clear()
+        self._typing.close()
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()
@@ -182,6 +187,7 @@ class DiscordChannel:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
         self.ledger.close()
+        self._redactor.detach()
 
     # --- in ----------------------------------------------------------------------------------
 
@@ -235,16 +241,8 @@ class DiscordChannel:
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return 0
         chat = str(message.channel.id)
-        group = self.host.group_for_chat(self.name, chat)
+        group = self._groups.find(self.host, chat)
         if group is None:
-            if chat not in self._ignored:
-                self._ignored.add(chat)
-                log.info(
-                    "discord: ignoring chat %s: no group mapped to it"
-                    " (map it with: pynchy groups add NAME --channel discord --chat %s)",
-                    chat,
-                    chat,
-                )
             return 0
         names = {str(u.id): u.display_name for u in message.mentions}
         content = inbound_text(
@@ -287,15 +285,15 @@ class DiscordChannel:
             part_key = f"{key}#{number}"
             lock = self._key_locks.setdefault(part_key, asyncio.Lock())
             async with lock:
-                if self.ledger.sent_id(part_key) is None:
+                if self.ledger.posted(key, number) is None:
                     message = await self._post(chat, part, nonce=nonce_for(part_key))
-                    self.ledger.record_sent(part_key, chat, str(message.id))
+                    self.ledger.record(key, number, chat, message.id)
             self._key_locks.pop(part_key, None)
 
     async def _post(self, chat: str, content: str, *, nonce: str | None) -> discord.Message:
         """POST /channels/{chat}/messages, retried while the network or Discord is down. The
         nonce makes Discord return the first message instead of creating a second one."""
-        delay = 0.5
+        backoff = Backoff(0.5, RETRY_MAX)
         while True:
             await self._logged_in.wait()
             if self._closing or self.fatal or self.client is None:
@@ -318,32 +316,17 @@ class DiscordChannel:
                 problem = f"{exc.status}: {exc.text}"
             except _TRANSIENT as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+            delay = backoff.next()
             log.warning("discord: send to %s failed (%s); retrying in %.1fs", chat, problem, delay)
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-            delay = min(delay * 2, RETRY_MAX)
+            await backoff.wait(self._wake, delay)  # a reconnection retries at once
 
     async def typing(self, group: Group, active: bool) -> None:
         """While active, POST /channels/{id}/typing every few seconds; never raises."""
-        chat = group.chat_id
-        if not chat:
-            return
-        task = self._typing.pop(chat, None)
-        if task is not None:
-            task.cancel()
-        if active and not self._closing:
-            self._typing[chat] = asyncio.create_task(self._keep_typing(chat))
+        if group.chat_id:
+            self._typing.set(group.chat_id, active and not self._closing)
 
-    async def _keep_typing(self, chat: str) -> None:
-        while True:
-            try:
-                await self._logged_in.wait()
-                if self._closing or self.fatal or self.client is None:
-                    return
-                await self.client.get_partial_messageable(int(chat)).typing()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # typing is a courtesy: never fail a run for it
-                log.debug("discord: typing in %s failed: %s", chat, exc)
-            await asyncio.sleep(TYPING_EVERY)
+    async def _send_typing(self, chat: str) -> None:
+        await self._logged_in.wait()
+        if not (self._closing or self.fatal or self.client is None):
+            await self.client.get_partial_messageable(int(chat)).typing()

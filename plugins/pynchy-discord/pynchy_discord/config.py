@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pynchy_discord._pynchy import ConfigError, resolve_paths
+from pynchy_cli import ConfigError, channel_state_dir
 
 NAME = "discord"
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
@@ -59,7 +59,7 @@ def read_config(settings: Any) -> DiscordConfig:
         raise ConfigError(
             "[plugin.discord] ignore_bots must be true or false", "Fix it in config.toml"
         )
-    state_file = resolve_paths().data_dir / "plugins" / "discord.sqlite3"
+    state_file = channel_state_dir(NAME) / "sent.sqlite3"
     return DiscordConfig(token, api_base, ignore_bots, state_file)
 
 

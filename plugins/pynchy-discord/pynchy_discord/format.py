@@ -4,7 +4,9 @@ Discord's mention syntax in to the group's trigger text."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+
+from pynchy_cli import split_text
 
 LIMIT = 2000  # characters per Discord message
 
@@ -71,49 +73,11 @@ def render(text: str, kind: str) -> str:
     return "\n".join(quoted)
 
 
-def _pieces(line: str, width: int) -> Iterable[str]:
-    """A line cut into pieces of at most width characters, at a space where there is one."""
-    while len(line) > width:
-        cut = line.rfind(" ", width // 2, width)
-        if cut <= 0:
-            cut = width
-        yield line[:cut]
-        line = line[cut:].lstrip(" ") if line[cut : cut + 1] == " " else line[cut:]
-    yield line
-
-
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    """Split text into messages of at most `limit` characters, at line breaks where possible.
-    A code block cut in two is closed at the end of one message and reopened (with its
-    language) at the start of the next, so both render as code."""
-    text = text.strip("\n")
-    if len(text) <= limit:
-        return [text] if text.strip() else []
-    reserve = 16  # room for a closing fence, and the reopening fence of the next message
-    fence_room = 0
-    chunks: list[str] = []
-    buf = ""
-    fence: str | None = None  # the opening fence line when buf ends inside a code block
-    for raw in text.split("\n"):
-        marker = _FENCE.match(raw)
-        if fence is None and marker:
-            fence_room = min(len(raw.strip()), 64)
-        for index, line in enumerate(_pieces(raw, limit - reserve - fence_room)):
-            after = fence
-            if marker and index == 0:
-                after = None if fence is not None else line.strip()[:64]
-            candidate = f"{buf}\n{line}" if buf else line
-            closing = "\n```" if after is not None else ""
-            if len(candidate) + len(closing) <= limit:
-                buf, fence = candidate, after
-                continue
-            if buf.strip():
-                chunks.append(buf + ("\n```" if fence is not None else ""))
-            reopen = f"{fence}\n" if fence is not None else ""
-            buf, fence = reopen + line, after
-    if buf.strip() and buf.strip() != (fence or "").strip():
-        chunks.append(buf + ("\n```" if fence is not None else ""))
-    return [c.strip("\n") for c in chunks if c.strip()]
+    """Split text into messages of at most `limit` characters, at line breaks where possible
+    (else at a space). A code block cut in two is closed at the end of one message and
+    reopened (with its language) at the start of the next, so both render as code."""
+    return split_text(text, limit, breaks=("\n", " "), lowest=0.0, fences=True)
 
 
 def inbound_text(

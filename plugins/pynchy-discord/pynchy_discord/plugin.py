@@ -1,25 +1,31 @@
-"""The plugin object pynchy loads through the `pynchy` entry point group."""
+"""The plugin object pynchy loads through the `pynchy` entry point group: the channel
+factory and the offline check `pynchy doctor` shows."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pynchy_discord._pynchy import hookimpl
+from pynchy_cli import Problem, hookimpl
 from pynchy_discord.config import NAME, doctor_problems
 
-__all__ = ["pynchy_channels", "doctor_problems"]
+if TYPE_CHECKING:
+    from pynchy_cli import RegisterChannel, Settings
+    from pynchy_discord.channel import DiscordChannel
+
+__all__ = ["doctor_problems", "pynchy_channels", "pynchy_doctor"]
 
 
-def _factory(settings: Any) -> Any:
+def _factory(settings: Settings) -> DiscordChannel:
     from pynchy_discord.channel import DiscordChannel  # discord.py is imported only when used
 
     return DiscordChannel.from_settings(settings)
 
 
-# `pynchy doctor` may find the check on the entry point's module or on the registered factory.
-_factory.doctor_problems = doctor_problems  # type: ignore[attr-defined]
+@hookimpl
+def pynchy_channels(register: RegisterChannel) -> None:
+    register(NAME, _factory)
 
 
 @hookimpl
-def pynchy_channels(register: Any) -> None:
-    register(NAME, _factory)
+def pynchy_doctor(settings: Settings) -> list[Problem]:
+    return [Problem(NAME, what, fix) for what, fix in doctor_problems(settings)]

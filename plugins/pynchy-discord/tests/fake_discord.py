@@ -21,10 +21,8 @@ send_reconnect, lose_next_post_response, and read-outs of what the bot did.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -32,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 from fake_discord_gateway import Gateway
+
+from pynchy_cli import testing
 
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
@@ -49,7 +49,9 @@ def _error(status: int, message: str, code: int, **extra: Any) -> web.Response:
     return _json({"message": message, "code": code, **extra}, status=status)
 
 
-class FakeDiscord:
+class FakeDiscord(testing.FakeServer):
+    thread_name = "fake-discord"
+
     def __init__(self, token: str = "test-bot-token", bot_name: str = "pynchy-bot"):
         self.token = token
         self._counter = itertools.count()
@@ -68,8 +70,6 @@ class FakeDiscord:
         self.lost_responses = 0
         self._lose_next_post = False
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
 
     # --- ids and objects (https://discord.com/developers/docs/reference#snowflakes) ---------
@@ -164,25 +164,6 @@ class FakeDiscord:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeDiscord:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._serve())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-discord", daemon=True)
-        self._thread.start()
-        if not ready.wait(30):
-            raise RuntimeError("the fake Discord server did not start")
-        return self
-
     async def _serve(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/gateway", self.gateway.handle)
@@ -206,22 +187,7 @@ class FakeDiscord:
         if self._runner:
             await self._runner.cleanup()
 
-    def close(self) -> None:
-        if self._loop and self._thread:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-
-    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
-        """Run fn in the server's loop (coroutine functions are awaited) and return its result."""
-        assert self._loop is not None
-
-        async def run() -> Any:
-            value = fn(*args, **kwargs)
-            if asyncio.iscoroutine(value):
-                value = await value
-            return value
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+    close = testing.FakeServer.stop
 
     @property
     def api_base(self) -> str:
@@ -408,7 +374,7 @@ class FakeDiscord:
             self.messages[channel_id] = []
             return channel_id
 
-        return self._call(add)
+        return self.call(add)
 
     def mention(self) -> str:
         return f"<@{self.bot['id']}>"
@@ -434,7 +400,7 @@ class FakeDiscord:
             await self.gateway.dispatch_message(message)
             return message
 
-        return self._call(post)
+        return self.call(post)
 
     def drop(self, *, forget_sessions: bool = False) -> None:
         """Cut the network: every open connection is aborted, new ones are cut at once.
@@ -444,40 +410,40 @@ class FakeDiscord:
             self.down = True
             self.gateway.cut(forget_sessions=forget_sessions)
 
-        self._call(cut)
+        self.call(cut)
 
     def restore(self) -> None:
         def up() -> None:
             self.down = False
 
-        self._call(up)
+        self.call(up)
 
     def send_reconnect(self) -> None:
         """Ask every connected client to reconnect and resume (op 7)."""
 
-        self._call(self.gateway.request_reconnect)
+        self.call(self.gateway.request_reconnect)
 
     def lose_next_post_response(self) -> None:
         def arm() -> None:
             self._lose_next_post = True
 
-        self._call(arm)
+        self.call(arm)
 
     def connected(self) -> bool:
-        return self._call(self.gateway.connected)
+        return self.call(self.gateway.connected)
 
     def bot_messages(self, channel_id: str) -> list[dict[str, Any]]:
-        return self._call(
+        return self.call(
             lambda: [
                 dict(m) for m in self.messages[channel_id] if m["author"]["id"] == self.bot["id"]
             ]
         )
 
     def all_messages(self, channel_id: str) -> list[dict[str, Any]]:
-        return self._call(lambda: [dict(m) for m in self.messages[channel_id]])
+        return self.call(lambda: [dict(m) for m in self.messages[channel_id]])
 
     def counters(self) -> dict[str, int]:
-        return self._call(
+        return self.call(
             lambda: {
                 "identifies": self.gateway.identifies,
                 "resumes": self.gateway.resumes,
@@ -491,13 +457,13 @@ class FakeDiscord:
         )
 
     def gateway_query(self) -> dict[str, str]:
-        return self._call(lambda: dict(self.gateway.queries[-1]))
+        return self.call(lambda: dict(self.gateway.queries[-1]))
 
     def typing_count(self, channel_id: str) -> int:
-        return self._call(lambda: self.typing[channel_id])
+        return self.call(lambda: self.typing[channel_id])
 
     def post_bodies(self) -> list[dict[str, Any]]:
-        return self._call(lambda: [dict(b) for b in self.posts])
+        return self.call(lambda: [dict(b) for b in self.posts])
 
 
 def _rest_view(message: dict[str, Any]) -> dict[str, Any]:

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata as md
 
 import pytest
-from discord_helpers import FakeHost, eventually, in_thread, make_group, settings_for
-from pynchy_cli.core.config import Settings
-from pynchy_cli.core.errors import ConfigError, UnavailableError
-
+from fake_discord import FakeDiscord
 from pynchy_discord import doctor_problems
 from pynchy_discord.channel import DiscordChannel
+
+from pynchy_cli import ConfigError, Problem, Settings, UnavailableError, testing
+
+eventually = functools.partial(testing.eventually, pause=0.05)  # a slower fake: poll less
+
+
+def settings_for(fake: FakeDiscord, **table) -> Settings:
+    return testing.plugin_settings(
+        "discord", {"token": fake.token, "api_base": fake.api_base, **table}
+    )
+
+
+def make_group(gid: int, name: str, chat_id: str, *, admin: bool = False):
+    return testing.make_group(name, chat_id, channel="discord", admin=admin, id=gid)
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Call a fake-server control from async code without blocking the client's loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 class Rig:
@@ -24,7 +41,7 @@ class Rig:
         self.stray_chat = fake.add_channel("stray")
         self.main = make_group(1, "main", self.main_chat, admin=True)
         self.family = make_group(2, "family", self.family_chat)
-        self.host = FakeHost([self.main, self.family])
+        self.host = testing.FakeChannelHost(self.main, self.family)
         self.settings = settings_for(fake, **table)
         self.channel = DiscordChannel.from_settings(self.settings)
 
@@ -85,7 +102,9 @@ def test_entry_point_registers_the_channel():
     with pytest.raises(ConfigError):
         registered["discord"](Settings())
     assert plugin.doctor_problems(Settings())
-    assert registered["discord"].doctor_problems(Settings()) == plugin.doctor_problems(Settings())
+    # pynchy doctor asks the plugin's pynchy_doctor hook, which answers doctor_problems
+    expected = [Problem("discord", what, fix) for what, fix in plugin.doctor_problems(Settings())]
+    assert plugin.pynchy_doctor(Settings()) == expected
 
 
 # --- in ------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@
   pings). On every `hello`, messages posted meanwhile are fetched with
   conversations.history after the last stored ts of each mapped chat.
 - Out: replies converted to mrkdwn and split under 3,900 characters; each part is posted once
-  per reply key (recorded in DATA/plugins/slack/sent.db, and looked up on Slack through the
-  message's metadata when a post's outcome is unknown).
+  per reply key (recorded in DATA/plugins/slack/sent.sqlite3, and looked up on Slack through
+  the message's metadata when a post's outcome is unknown).
 - Typing: Slack has no typing indicator for Socket Mode bots, so an :hourglass_flowing_sand:
   reaction sits on the triggering message while the agent runs (reactions.add / remove).
 """
@@ -28,7 +28,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from pynchy_slack._api import Group, PynchyError, UnavailableError, resolve_paths
+from pynchy_cli import (
+    Backoff,
+    Group,
+    GroupFinder,
+    PynchyError,
+    SentRecord,
+    TokenRedactor,
+    UnavailableError,
+    channel_state_dir,
+)
 from pynchy_slack.config import NAME, SlackConfig, doctor_problems, load_config
 from pynchy_slack.mrkdwn import (
     LIMIT,
@@ -38,7 +47,6 @@ from pynchy_slack.mrkdwn import (
     split_message,
     to_mrkdwn,
 )
-from pynchy_slack.sent import SentLog
 
 log = logging.getLogger("pynchy.slack")
 
@@ -73,6 +81,8 @@ class _OneLine(logging.Filter):
 
 _socket_log = logging.getLogger("pynchy.slack.socket")
 _socket_log.addFilter(_OneLine())
+# where a token could show: our lines, the SDK's (through _socket_log), the Web API client's
+_TOKEN_LOGGERS = (log.name, _socket_log.name, "slack_sdk.web.async_base_client")
 
 
 class SlackChannel:
@@ -86,7 +96,8 @@ class SlackChannel:
         self._web: AsyncWebClient | None = None
         self._socket: SocketModeClient | None = None
         self._runner: asyncio.Task | None = None
-        self._sent: SentLog | None = None
+        self._sent: SentRecord | None = None
+        self._redactor = TokenRedactor(self.config.bot_token, self.config.app_token)
         self._lock = asyncio.Lock()
         self._stopping = False
         self.bot_user_id: str | None = None
@@ -94,7 +105,7 @@ class SlackChannel:
         self.connections = 0  # hellos seen
         self._names: dict[str, str] = {}
         self._chats: set[str] = set()
-        self._ignored: set[str] = set()
+        self._groups = GroupFinder(NAME, log)
         self._last_ts: dict[str, str] = {}  # newest person message per chat
         self._reacted: dict[str, str] = {}  # chat -> ts carrying our typing reaction
         self._typing_tasks: dict[str, asyncio.Task] = {}
@@ -105,8 +116,8 @@ class SlackChannel:
         """Returns at once; connecting (and retrying while Slack is unreachable) goes on in
         the background, so serve starts whatever the network does."""
         self._host = host
-        data_dir = self._data_dir or resolve_paths().data_dir
-        self._sent = SentLog(data_dir / "plugins" / NAME / "sent.db")
+        self._redactor.attach(*_TOKEN_LOGGERS)
+        self._sent = SentRecord(channel_state_dir(NAME, self._data_dir) / "sent.sqlite3")
         self._web = AsyncWebClient(
             token=self.config.bot_token,
             base_url=self.config.base_url,
@@ -131,6 +142,7 @@ class SlackChannel:
         if self._sent is not None:
             self._sent.close()
             self._sent = None
+        self._redactor.detach()
 
     async def _connect(self) -> None:
         auth = await self._retrying("auth.test", self._web.auth_test)
@@ -153,7 +165,7 @@ class SlackChannel:
 
     async def _retrying(self, what: str, call: Any) -> Any:
         """call() until it answers; None (and an error logged) if Slack refuses the token."""
-        delay = 0.2
+        backoff = Backoff(0.2, MAX_DELAY)
         while not self._stopping:
             try:
                 return await call()
@@ -171,8 +183,7 @@ class SlackChannel:
                 log.warning("slack: %s failed (%s); retrying", what, error)
             except NETWORK_ERRORS as exc:
                 log.warning("slack: %s unreachable (%r); retrying", what, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
+            await backoff.wait()
         return None
 
     # --- in ------------------------------------------------------------------------------------
@@ -218,16 +229,8 @@ class SlackChannel:
         )
 
     async def _deliver(self, chat: str, message: dict) -> None:
-        group = self._host.group_for_chat(NAME, chat)
+        group = self._groups.find(self._host, chat)
         if group is None:
-            if chat not in self._ignored:
-                self._ignored.add(chat)
-                log.info(
-                    "slack: messages in chat %s ignored: no group is mapped to it (pynchy"
-                    " groups add NAME --channel slack --chat %s)",
-                    chat,
-                    chat,
-                )
             return
         self._chats.add(chat)
         ts, user, text = message["ts"], message["user"], message.get("text") or ""
@@ -337,18 +340,18 @@ class SlackChannel:
             body = host_notice(body)
         key = key or f"unkeyed:{time.time_ns()}"
         for part, piece in enumerate(split_message(body, LIMIT)):
-            if self._sent.get(key, part):
+            if self._sent.posted(key, part):
                 continue  # posted before: a retry of the same reply
             ts = await self._post(chat, piece, key, part)
-            self._sent.add(key, part, chat, ts)
+            self._sent.record(key, part, chat, ts)
 
     async def _post(self, chat: str, text: str, key: str, part: int) -> str:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.send_timeout
         since = time.time()
-        delay, unsure = 0.2, False
+        backoff, unsure = Backoff(0.2, MAX_DELAY), False
         while True:
-            wait = delay
+            wait = backoff.next()
             try:
                 if unsure:  # a post may have gone through: look before posting again
                     found = await self._find_post(chat, key, part, since)
@@ -386,7 +389,6 @@ class SlackChannel:
                     "Check the network; undelivered replies are sent again when serve restarts",
                 )
             await asyncio.sleep(wait)
-            delay = min(delay * 2, MAX_DELAY)
 
     async def _find_post(self, chat: str, key: str, part: int, since: float) -> str | None:
         try:
@@ -434,7 +436,7 @@ class SlackChannel:
 
     async def _react(self, method: str, chat: str, ts: str, emoji: str, budget: float) -> bool:
         loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + budget, 0.2
+        deadline, backoff = loop.time() + budget, Backoff(0.2, MAX_DELAY)
         while not self._stopping or method == "reactions_remove":
             try:
                 await getattr(self._web, method)(channel=chat, timestamp=ts, name=emoji)
@@ -448,10 +450,10 @@ class SlackChannel:
                     return False
             except NETWORK_ERRORS as exc:
                 log.debug("slack: %s on %s failed (%r)", method, chat, exc)
-            if loop.time() + delay > deadline:
+            pause = backoff.next()
+            if loop.time() + pause > deadline:
                 return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
+            await asyncio.sleep(pause)
         return False
 
 

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pynchy_slack._api import ConfigError
+from pynchy_cli import ConfigError
 
 NAME = "slack"
 ENV = {"bot_token": "SLACK_BOT_TOKEN", "app_token": "SLACK_APP_TOKEN", "base_url": "SLACK_API_URL"}

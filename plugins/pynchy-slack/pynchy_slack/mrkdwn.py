@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pynchy_cli import split_text
+
 LIMIT = 3900  # Slack takes 40,000 characters but recommends staying under 4,000
 FENCE = "```"
 
@@ -112,31 +114,8 @@ def host_notice(mrkdwn: str) -> str:
 
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
     """Pieces of at most `limit` characters, cut at the last paragraph break, else line
-    break, else space in the window; a code block cut in two is closed and reopened."""
-    if limit < 20:
-        raise ValueError("limit too small")
-    parts: list[str] = []
-    rest = text.strip("\n")
-    window = limit - len(FENCE) - 1  # room to close a fence
-    while len(rest) > limit:
-        cut = _cut(rest, window)
-        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n")
-        if piece.count(FENCE) % 2 == 1:
-            piece += "\n" + FENCE
-            rest = FENCE + "\n" + rest
-        parts.append(piece)
-    if rest.strip():
-        parts.append(rest)
-    return parts
-
-
-def _cut(text: str, window: int) -> int:
-    low = window // 2
-    for sep in ("\n\n", "\n", " "):
-        at = text.rfind(sep, low, window)
-        if at > 0:
-            return at + (1 if sep == " " else 0)
-    return window
+    break, else space in the later half; a code block cut in two is closed and reopened."""
+    return split_text(text, limit, breaks=("\n\n", "\n", " "), lowest=0.5, fences=True)
 
 
 # --- incoming ------------------------------------------------------------------------------

@@ -22,16 +22,16 @@ as a network loss would.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import json
-import threading
 import time
 import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from pynchy_cli import testing
 
 BOT_TOKEN = "xoxb-1-pynchy-test"
 APP_TOKEN = "xapp-1-pynchy-test"
@@ -42,7 +42,9 @@ TEAM = "TPYNCHY01"
 MAX_TEXT = 40_000
 
 
-class FakeSlack:
+class FakeSlack(testing.FakeServer):
+    thread_name, timeout = "fake-slack", 10.0
+
     def __init__(self, users: dict[str, str] | None = None):
         self.users = users or {"U0ANN": "ann", "U0BOB": "bob"}
         self.history: dict[str, list[dict]] = collections.defaultdict(list)
@@ -63,27 +65,10 @@ class FakeSlack:
         self._sockets: dict[web.WebSocketResponse, web.Request] = {}
         self._n = 0
         self._base = int(time.time())
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # --- running --------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        ready = threading.Event()
-
-        def run() -> None:
-            self.loop = asyncio.new_event_loop()
-            self.loop.run_until_complete(self._serve())
-            ready.set()
-            self.loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake slack did not start")
-        return self
 
     async def _serve(self) -> None:
         app = web.Application()
@@ -95,17 +80,9 @@ class FakeSlack:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    def stop(self) -> None:
-        if self.loop is None:
-            return
-        self._call(self._runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        if self._thread:
-            self._thread.join(10)
-        self.loop.close()
-
-    def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+    async def _shutdown(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -124,17 +101,17 @@ class FakeSlack:
     ) -> str:
         """A person posts in chat: stored in the history, and delivered as events (a
         mention of the bot also as app_mention) when a socket is open, else on the next."""
-        return self._call(self._say(chat, text, user, thread_ts, events))
+        return self.call(self._say(chat, text, user, thread_ts, events))
 
     def go_down(self, abrupt: bool = True) -> None:
-        self._call(self._go_down(abrupt))
+        self.call(self._go_down(abrupt))
 
     def go_up(self) -> None:
         self.down = False
 
     def disconnect(self, reason: str = "refresh_requested") -> None:
         """Slack's polite way: a disconnect message, then the app opens a new connection."""
-        self._call(self._send_all({"type": "disconnect", "reason": reason, "debug_info": {}}))
+        self.call(self._send_all({"type": "disconnect", "reason": reason, "debug_info": {}}))
 
     @property
     def connected(self) -> bool:

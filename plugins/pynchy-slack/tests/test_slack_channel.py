@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import pytest
 from pynchy_slack.channel import SlackChannel
 from slack_fake import APP_TOKEN, BOT_TOKEN, BOT_USER
-from slackhelp import FakeHost, make_group, until
 
-from pynchy_cli.core.config import Settings
-from pynchy_cli.core.errors import UnavailableError
+from pynchy_cli import UnavailableError, testing
+
+make_group = functools.partial(testing.make_group, channel="slack")
 
 
 def channel_for(slack, tmp_path, **extra) -> SlackChannel:
@@ -24,19 +25,19 @@ def channel_for(slack, tmp_path, **extra) -> SlackChannel:
         "ping_interval": 0.3,
         **extra,
     }
-    return SlackChannel(Settings(plugin={"slack": table}), data_dir=tmp_path / "data")
+    return SlackChannel(testing.plugin_settings("slack", table), data_dir=tmp_path / "data")
 
 
 @contextlib.asynccontextmanager
 async def running(slack, tmp_path, *groups, **extra):
-    host = FakeHost(*groups)
+    host = testing.FakeChannelHost(*groups)
     channel = channel_for(slack, tmp_path, **extra)
-    await channel.start(host)
-    try:
-        await until(lambda: channel.connections >= 1 and slack.connected, "a connection")
+
+    def connected() -> bool:
+        return channel.connections >= 1 and slack.connected
+
+    async with testing.started(channel, host, ready=connected, what="a connection"):
         yield channel, host
-    finally:
-        await channel.stop()
 
 
 OPS = make_group("ops", "C0OPS", admin=True)
@@ -47,17 +48,17 @@ def test_messages_are_stored_once_and_acknowledged(slack, tmp_path):
     async def scenario():
         async with running(slack, tmp_path, OPS, FAM) as (channel, host):
             ts = slack.say("C0OPS", "hello *there* &lt;3")
-            await until(lambda: host.messages, "the message")
+            await testing.eventually(lambda: host.messages, "the message")
             first = host.messages[0]
             assert (first["sender"], first["content"]) == ("ann", "hello *there* <3")
             assert first["platform_id"] == f"C0OPS:{ts}"
             envelope = slack.sent_envelopes[0]["envelope_id"]
-            await until(lambda: envelope in slack.acks, "the ack")
+            await testing.eventually(lambda: envelope in slack.acks, "the ack")
 
             slack.say("C0FAM", "approve 12", user="U0BOB")
             slack.say("C0NOWHERE", "nobody maps this chat")
             slack.say("C0FAM", f"<@{BOT_USER}> what's up?")  # message + app_mention events
-            await until(lambda: len(slack.acks) >= 5, "every envelope acknowledged")
+            await testing.eventually(lambda: len(slack.acks) >= 5, "every envelope acknowledged")
             assert host.contents("fam") == ["approve 12", "@Pynchy what's up?"]
             assert host.messages[1]["sender"] == "bob"
             assert len(host.messages) == 3
@@ -73,7 +74,7 @@ def test_direct_messages_are_addressed_and_triggers_respected(slack, tmp_path):
         async with running(slack, tmp_path, dm, custom) as (_, host):
             slack.say("D0ANN", "what's on today?")
             slack.say("C0CUS", f"<@{BOT_USER}> hi")
-            await until(lambda: len(host.messages) == 2, "both messages")
+            await testing.eventually(lambda: len(host.messages) == 2, "both messages")
             assert host.contents("dm") == ["@Pynchy what's on today?"]
             assert host.contents("custom") == ["@helper hi"]
 
@@ -171,10 +172,12 @@ def test_typing_is_a_reaction_on_the_message_being_answered(slack, tmp_path):
     async def scenario():
         async with running(slack, tmp_path, OPS) as (channel, host):
             ts = slack.say("C0OPS", "think hard")
-            await until(lambda: host.messages, "the message")
+            await testing.eventually(lambda: host.messages, "the message")
             await channel.typing(OPS, True)
             await channel.typing(OPS, False)
-            await until(lambda: slack.reactions_on("C0OPS", ts) == ["add", "remove"], "reactions")
+            await testing.eventually(
+                lambda: slack.reactions_on("C0OPS", ts) == ["add", "remove"], "reactions"
+            )
             assert slack.reactions[0][3] == "hourglass_flowing_sand"
 
     asyncio.run(scenario())
@@ -184,11 +187,13 @@ def test_disconnect_message_reconnects_without_loss(slack, tmp_path):
     async def scenario():
         async with running(slack, tmp_path, OPS) as (channel, host):
             slack.say("C0OPS", "before")
-            await until(lambda: len(host.messages) == 1, "first message")
+            await testing.eventually(lambda: len(host.messages) == 1, "first message")
             slack.disconnect()
-            await until(lambda: channel.connections >= 2 and slack.connected, "a new connection")
+            await testing.eventually(
+                lambda: channel.connections >= 2 and slack.connected, "a new connection"
+            )
             slack.say("C0OPS", "after")
-            await until(lambda: len(host.messages) == 2, "second message")
+            await testing.eventually(lambda: len(host.messages) == 2, "second message")
             assert host.contents("ops") == ["before", "after"]
 
     asyncio.run(scenario())
@@ -198,19 +203,23 @@ def test_network_loss_catches_up_once_and_replies_get_through(slack, tmp_path):
     async def scenario():
         async with running(slack, tmp_path, OPS) as (channel, host):
             slack.say("C0OPS", "one")
-            await until(lambda: len(host.messages) == 1, "first message")
+            await testing.eventually(lambda: len(host.messages) == 1, "first message")
             slack.go_down()
             slack.say("C0OPS", "two, while down")
             slack.say("C0OPS", "three, while down")
             reply = asyncio.create_task(
                 channel.send(OPS, "reply during the outage", key="r:1", kind="assistant")
             )
-            await until(lambda: slack.refused["chat.postMessage"] >= 1, "a post attempt")
-            await until(lambda: slack.refused["apps.connections.open"] >= 1, "a reconnect attempt")
+            await testing.eventually(
+                lambda: slack.refused["chat.postMessage"] >= 1, "a post attempt"
+            )
+            await testing.eventually(
+                lambda: slack.refused["apps.connections.open"] >= 1, "a reconnect attempt"
+            )
             slack.go_up()
             await asyncio.wait_for(reply, 60)
-            await until(lambda: len(host.messages) == 3, "the missed messages")
-            await until(lambda: not slack.unacked, "redeliveries acknowledged")
+            await testing.eventually(lambda: len(host.messages) == 3, "the missed messages")
+            await testing.eventually(lambda: not slack.unacked, "redeliveries acknowledged")
             assert host.contents("ops") == ["one", "two, while down", "three, while down"]
             assert any(e["retry_attempt"] >= 1 for e in slack.sent_envelopes)  # redelivered too
             assert [p["text"] for p in slack.posts] == ["reply during the outage"]
@@ -220,12 +229,12 @@ def test_network_loss_catches_up_once_and_replies_get_through(slack, tmp_path):
 
 def test_catch_up_after_a_restart(slack, tmp_path):
     async def scenario():
-        host = FakeHost(OPS)
+        host = testing.FakeChannelHost(OPS)
         channel = channel_for(slack, tmp_path)
         await channel.start(host)
-        await until(lambda: channel.connections == 1, "connected")
+        await testing.eventually(lambda: channel.connections == 1, "connected")
         slack.say("C0OPS", "seen")
-        await until(lambda: len(host.messages) == 1, "first")
+        await testing.eventually(lambda: len(host.messages) == 1, "first")
         await channel.stop()
         slack.unacked.clear()  # Slack gave up redelivering: only the history has it
         slack.history["C0OPS"].append(
@@ -234,7 +243,7 @@ def test_catch_up_after_a_restart(slack, tmp_path):
         channel = channel_for(slack, tmp_path)
         await channel.start(host)
         try:
-            await until(lambda: len(host.messages) == 2, "the missed message")
+            await testing.eventually(lambda: len(host.messages) == 2, "the missed message")
             assert host.messages[1]["sender"] == "bob"
         finally:
             await channel.stop()
@@ -244,7 +253,7 @@ def test_catch_up_after_a_restart(slack, tmp_path):
 
 def test_a_refused_token_turns_the_channel_off_without_crashing(slack, tmp_path, caplog):
     async def scenario():
-        host = FakeHost(OPS)
+        host = testing.FakeChannelHost(OPS)
         channel = channel_for(slack, tmp_path, bot_token="xoxb-wrong")
         with caplog.at_level(logging.ERROR, logger="pynchy.slack"):
             await channel.start(host)

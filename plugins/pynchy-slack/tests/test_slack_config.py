@@ -7,13 +7,11 @@ from pynchy_slack import doctor_problems, slack_channel
 from pynchy_slack.config import load_config
 from slack_fake import APP_TOKEN, BOT_TOKEN
 
-from pynchy_cli.core.config import Settings, masked
-from pynchy_cli.core.errors import ConfigError
-from pynchy_cli.core.plugins.manager import load_plugins
+from pynchy_cli import ConfigError, Problem, Settings, testing
 
 
 def settings(**table) -> Settings:
-    return Settings(plugin={"slack": table} if table else {})
+    return testing.plugin_settings("slack", table)
 
 
 def test_without_tokens_the_factory_raises_a_config_error_naming_the_variable():
@@ -68,13 +66,15 @@ def test_doctor_problems():
 
 
 def test_config_show_masks_the_tokens():
-    shown = masked(settings(bot_token=BOT_TOKEN, app_token=APP_TOKEN))["plugin"]["slack"]
+    shown = testing.masked(settings(bot_token=BOT_TOKEN, app_token=APP_TOKEN))["plugin"]["slack"]
     assert BOT_TOKEN not in str(shown) and APP_TOKEN not in str(shown)
 
 
 def test_registered_through_the_entry_point():
-    plugins = load_plugins()
+    plugins = testing.load_plugins()
     assert "pynchy-slack" in plugins.infos["slack"].source
     factory = plugins.registry.channels["slack"]
     assert factory is slack_channel
-    assert factory.doctor_problems is doctor_problems
+    # pynchy doctor asks the plugin's pynchy_doctor hook, which answers doctor_problems
+    expected = [Problem("slack", what, fix) for what, fix in doctor_problems(settings())]
+    assert plugins.doctor_problems(settings())["slack"] == expected

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from pathlib import Path
 
 import pytest
-
-# Run from anywhere (also in one session with other plugins' tests): the plugin's source is
-# used when the plugin is not installed.
-if importlib.util.find_spec("pynchy_telegram") is None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from fake_telegram import FakeTelegram
 from pynchy_telegram.config import TelegramConfig
-from telegram_helpers import DM_CHAT, FAMILY_CHAT, Host, group
+from telegram_helpers import DM_CHAT, FAMILY_CHAT, group
 
-from pynchy_cli.core.groups import Group
+from pynchy_cli import Group, testing
 
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never the user's pynchy data or a real bot token."""
-    monkeypatch.setenv("PYNCHY_HOME", str(tmp_path / "pynchy-home"))
-    for name in list(os.environ):
-        if name.startswith(("TELEGRAM_", "PYNCHY_")) and name != "PYNCHY_HOME":
-            monkeypatch.delenv(name, raising=False)
+_isolated = testing.isolation_fixture("TELEGRAM_")  # never the user's data or bot token
 
 
 @pytest.fixture
@@ -57,5 +41,5 @@ def family() -> Group:
 
 
 @pytest.fixture
-def host(family: Group) -> Host:
-    return Host(family, group("ann", DM_CHAT, trigger="@bob"))
+def host(family: Group) -> testing.FakeChannelHost:
+    return testing.FakeChannelHost(family, group("ann", DM_CHAT, trigger="@bob"))

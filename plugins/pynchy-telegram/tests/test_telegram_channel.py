@@ -11,19 +11,23 @@ from fake_telegram import FakeTelegram
 from pynchy_telegram.channel import TelegramChannel
 from pynchy_telegram.config import TelegramConfig
 from pynchy_telegram.format import Chunk
-from telegram_helpers import DM_CHAT, FAMILY_CHAT, Host, eventually, group, running
+from telegram_helpers import DM_CHAT, FAMILY_CHAT, group, running
+
+from pynchy_cli import testing
 
 BOT = "@pynchy_test_bot"
 
 
-def test_messages_from_mapped_chats_reach_pynchy(fake: FakeTelegram, config, host: Host) -> None:
+def test_messages_from_mapped_chats_reach_pynchy(
+    fake: FakeTelegram, config, host: testing.FakeChannelHost
+) -> None:
     async def scenario() -> None:
         async with running(config, host):
             fake.post(FAMILY_CHAT, "dinner at 7?")
             fake.post(FAMILY_CHAT, f"{BOT} what did I say?")
             fake.post(DM_CHAT, "hello")
             fake.post(DM_CHAT, "approve 12")
-            await eventually(lambda: len(host.messages) == 4, "four messages")
+            await testing.eventually(lambda: len(host.messages) == 4, "four messages")
 
     asyncio.run(scenario())
     assert host.contents("family") == ["dinner at 7?", "@Pynchy what did I say?"]
@@ -34,14 +38,14 @@ def test_messages_from_mapped_chats_reach_pynchy(fake: FakeTelegram, config, hos
 
 
 def test_unmapped_chats_are_ignored_and_logged_once(
-    fake: FakeTelegram, config, host: Host, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, config, host: testing.FakeChannelHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario() -> None:
         async with running(config, host):
             fake.post(-1002, "anyone?")
             fake.post(-1002, "hello?")
             fake.post(FAMILY_CHAT, "after")
-            await eventually(lambda: host.messages, "the mapped chat's message")
+            await testing.eventually(lambda: host.messages, "the mapped chat's message")
 
     with caplog.at_level(logging.INFO, logger="pynchy.telegram"):
         asyncio.run(scenario())
@@ -53,7 +57,7 @@ def test_unmapped_chats_are_ignored_and_logged_once(
 
 
 def test_replies_are_html_split_and_never_posted_twice(
-    fake: FakeTelegram, config, host: Host, family
+    fake: FakeTelegram, config, host: testing.FakeChannelHost, family
 ) -> None:
     long = "**Report**\n\n" + " ".join(f"word{i}" for i in range(2000))
 
@@ -100,11 +104,13 @@ def test_refused_html_falls_back_to_plain_text(fake: FakeTelegram, config, host)
     assert sent.text == "**broken" and sent.parse_mode is None
 
 
-def test_typing_while_an_agent_runs(fake: FakeTelegram, config, host: Host, family) -> None:
+def test_typing_while_an_agent_runs(
+    fake: FakeTelegram, config, host: testing.FakeChannelHost, family
+) -> None:
     async def scenario() -> None:
         async with running(config, host) as channel:
             await channel.typing(family, True)
-            await eventually(lambda: fake.actions, "a chat action")
+            await testing.eventually(lambda: fake.actions, "a chat action")
             await channel.typing(family, False)
             assert not channel._typing
 
@@ -112,19 +118,21 @@ def test_typing_while_an_agent_runs(fake: FakeTelegram, config, host: Host, fami
     assert fake.actions[0] == (FAMILY_CHAT, "typing")
 
 
-def test_outage_loses_and_doubles_nothing(fake: FakeTelegram, config, host: Host) -> None:
+def test_outage_loses_and_doubles_nothing(
+    fake: FakeTelegram, config, host: testing.FakeChannelHost
+) -> None:
     async def scenario() -> None:
         async with running(config, host) as channel:
             fake.post(FAMILY_CHAT, "before")
-            await eventually(lambda: len(host.messages) == 1, "the first message")
+            await testing.eventually(lambda: len(host.messages) == 1, "the first message")
             fake.go_down()  # cuts the long poll in flight, refuses reconnects
             fake.post(FAMILY_CHAT, "during 1")
             fake.post(FAMILY_CHAT, "during 2")
-            await eventually(lambda: not channel.connected.is_set(), "the loss noticed")
+            await testing.eventually(lambda: not channel.connected.is_set(), "the loss noticed")
             fake.come_up()
-            await eventually(lambda: len(host.messages) == 3, "the missed messages")
+            await testing.eventually(lambda: len(host.messages) == 3, "the missed messages")
             fake.post(FAMILY_CHAT, "after")
-            await eventually(lambda: len(host.messages) == 4, "the next message")
+            await testing.eventually(lambda: len(host.messages) == 4, "the next message")
 
     asyncio.run(scenario())
     assert host.contents("family") == ["before", "during 1", "during 2", "after"]
@@ -132,9 +140,9 @@ def test_outage_loses_and_doubles_nothing(fake: FakeTelegram, config, host: Host
 
 
 def test_unconfirmed_updates_after_a_crash_are_not_stored_twice(
-    fake: FakeTelegram, config: TelegramConfig, host: Host
+    fake: FakeTelegram, config: TelegramConfig, host: testing.FakeChannelHost
 ) -> None:
-    class Crashing(Host):
+    class Crashing(testing.FakeChannelHost):
         """Stores (committed), then pynchy dies before the channel polls again."""
 
         def __init__(self) -> None:
@@ -149,30 +157,33 @@ def test_unconfirmed_updates_after_a_crash_are_not_stored_twice(
     async def scenario() -> None:
         crashed = TelegramChannel(config)
         await crashed.start(Crashing())
-        await eventually(lambda: crashed.connected.is_set(), "connected")
+        await testing.eventually(lambda: crashed.connected.is_set(), "connected")
         fake.post(FAMILY_CHAT, "one")
         fake.post(FAMILY_CHAT, "two")
-        await eventually(lambda: len(host.messages) == 2, "both stored")
+        await testing.eventually(lambda: len(host.messages) == 2, "both stored")
         crashed._poller.cancel()
         await asyncio.gather(crashed._poller, return_exceptions=True)
         assert len(fake.pending()) == 2  # stored, never confirmed
         async with running(config, host):
             fake.post(FAMILY_CHAT, "three")
-            await eventually(lambda: len(host.messages) == 3, "the new one")
+            await testing.eventually(lambda: len(host.messages) == 3, "the new one")
 
     asyncio.run(scenario())
     assert host.contents("family") == ["one", "two", "three"]
 
 
 def test_a_refused_token_is_reported_without_the_token(
-    fake: FakeTelegram, config: TelegramConfig, host: Host, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram,
+    config: TelegramConfig,
+    host: testing.FakeChannelHost,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bad = replace(config, token="987654321:AAWrongWrongWrongWrongWrong")
 
     async def scenario() -> None:
         channel = TelegramChannel(bad)
         await channel.start(host)
-        await eventually(lambda: channel._poller.done(), "the refusal")
+        await testing.eventually(lambda: channel._poller.done(), "the refusal")
         await channel.stop()
 
     with caplog.at_level(logging.INFO, logger="pynchy.telegram"):
@@ -181,7 +192,7 @@ def test_a_refused_token_is_reported_without_the_token(
     assert bad.token not in caplog.text
 
 
-def test_group_without_chat_is_skipped(config, host: Host) -> None:
+def test_group_without_chat_is_skipped(config, host: testing.FakeChannelHost) -> None:
     async def scenario() -> None:
         async with running(config, host) as channel:
             await channel.send(group("lost", None), "hi", key="k", kind="assistant")

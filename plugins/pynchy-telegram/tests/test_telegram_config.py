@@ -7,8 +7,7 @@ import pytest
 from pynchy_telegram.channel import TelegramChannel
 from pynchy_telegram.config import load
 
-from pynchy_cli.core.config import Settings, masked
-from pynchy_cli.core.errors import ConfigError
+from pynchy_cli import ConfigError, Settings, testing
 
 TOKEN = "123456789:AAHfake-Token_for-tests0123456789"
 
@@ -36,7 +35,7 @@ def test_token_from_environment_or_config(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_config_show_masks_the_token() -> None:
-    shown = masked(Settings(plugin={"telegram": {"token": TOKEN}}))
+    shown = testing.masked(Settings(plugin={"telegram": {"token": TOKEN}}))
     assert shown["plugin"]["telegram"]["token"] == "**** (set)"
 
 

@@ -3,7 +3,7 @@
     pynchy_before_run(run)                      return a reason to refuse the run
     pynchy_before_tool(run, tool, arguments)    None: allow; dict: new arguments; str: refuse
     pynchy_after_tool(run, tool, arguments, result)   result: ToolResult(content, is_error)
-    pynchy_after_run(run, outcome)              outcome: core.agent.run.RunOutcome
+    pynchy_after_run(run, outcome)              outcome: a RunOutcome (status, text, error)
     pynchy_on_error(run, error)                 the run did not succeed
 
 `run` is a RunInfo. Hooks are called one plugin at a time, in pluggy's order (last
@@ -20,7 +20,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from pynchy_cli.core.config import Settings
 
 log = logging.getLogger("pynchy.plugins")
 
@@ -39,12 +42,23 @@ class RunInfo:
     model: str  # the model spec, e.g. anthropic:claude-sonnet-5-5
     runtime: str
     task_id: int | None
-    settings: Any  # the Settings: [plugin.NAME] tables are in settings.plugin
+    settings: Settings  # [plugin.NAME] tables are in settings.plugin
 
 
 class ToolResult(NamedTuple):
     content: str
     is_error: bool
+
+
+class RunOutcome(Protocol):
+    """How a run ended, as pynchy_after_run sees it. The run itself hands over its own
+    record (core.agent.run's dataclass of the same name); hooks read only these fields."""
+
+    run_id: str
+    status: str  # succeeded | failed | stopped | timeout
+    text: str  # the agent's final answer
+    error: str | None
+    exit_code: int | None
 
 
 @dataclass
@@ -130,7 +144,7 @@ class Hooks:
         ):
             pass
 
-    def after_run(self, run: RunInfo, outcome: Any) -> None:
+    def after_run(self, run: RunInfo, outcome: RunOutcome) -> None:
         for _ in self._each("pynchy_after_run", run=run, outcome=outcome):
             pass
 

@@ -24,6 +24,12 @@ from typing import Any
 import pluggy
 
 from pynchy_cli.core.plugins import hookspecs
+from pynchy_cli.core.plugins.hookspecs import (
+    AgentCoreFactory,
+    ChannelFactory,
+    Problem,
+    RuntimeFactory,
+)
 
 ENTRY_POINT_GROUP = "pynchy"
 ALLOW_ENV = "PYNCHY_PLUGINS"
@@ -49,6 +55,7 @@ LIFECYCLE_HOOKS = (
     "pynchy_on_error",
 )
 COMMANDS_HOOK = "pynchy_commands"
+DOCTOR_HOOK = "pynchy_doctor"
 KINDS = (*KIND_HOOKS, "hook", "commands")
 
 
@@ -90,9 +97,9 @@ class Registry:
     """What the enabled plugins registered. Names are unique per kind: the first plugin to
     register a name keeps it (built-ins come first), later ones are warned about."""
 
-    runtimes: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    channels: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    agent_cores: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    runtimes: dict[str, RuntimeFactory] = field(default_factory=dict)
+    channels: dict[str, ChannelFactory] = field(default_factory=dict)
+    agent_cores: dict[str, AgentCoreFactory] = field(default_factory=dict)
     mcp_servers: list[Any] = field(default_factory=list)
     skills: list[Any] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin
@@ -279,6 +286,27 @@ class Plugins:
             else:
                 target.append(item)
             info.registered.setdefault(_PLURAL[kind], []).append(name)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def doctor_problems(self, settings: Any) -> dict[str, list[Problem]]:
+        """Each enabled plugin's answer to pynchy_doctor, by plugin name. A hook that
+        raises or answers something else than a list of Problems becomes one Problem per
+        channel it registered (its check failed), so one plugin never breaks doctor."""
+        answers: dict[str, list[Problem]] = {}
+        for impl in reversed(getattr(self.pm.hook, DOCTOR_HOOK).get_hookimpls()):
+            plugin = impl.plugin_name
+            try:
+                answer = impl.function(settings) if impl.argnames else impl.function()
+                if not isinstance(answer, list) or not all(isinstance(p, Problem) for p in answer):
+                    raise TypeError(f"answered {answer!r}, wanted a list of Problem")
+            except Exception as exc:
+                info = self.infos.get(plugin)
+                names = (info.registered.get("channels") if info else None) or [plugin]
+                fix = f"pynchy plugin info {plugin}"
+                answer = [Problem(name, f"its check failed: {exc}", fix) for name in names]
+            answers[plugin] = answer
+        return answers
 
     # --- reporting ------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@
       pynchy_NAME/__init__.py   the hookimpl for the kind, and its implementation
       tests/test_NAME.py    passes once installed: pynchy plugin install ./pynchy-NAME
 
-The templates live in scaffold_templates.py, one module and one test file per kind.
+The templates live in scaffold_templates/, one module and one test file per kind; the
+tests use pynchy_cli.testing (a channel's: FakeChannelHost) and the package carries the
+same ruff settings as pynchy, so what is generated passes its tests and `ruff check`.
 """
 
 from __future__ import annotations

@@ -61,6 +61,13 @@ test = ["pytest>=8"]
 # pynchy finds plugins through this entry point group: NAME = "module"
 [project.entry-points.pynchy]
 $name = "$module"
+
+[tool.ruff]
+line-length = 100
+target-version = "py311"
+
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP", "SIM"]
 """
 
 GITIGNORE = """\

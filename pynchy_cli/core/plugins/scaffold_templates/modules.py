@@ -141,6 +141,8 @@ send() delivers replies. Credentials stay on the host: ${env}_TOKEN, or in confi
     token = "..."
 
 Map a chat to a group with: pynchy groups add family --channel $name --chat CHAT_ID
+pynchy_cli exports helpers for real platforms: split_text (a platform's length limit),
+TypingKeeper, Backoff, TokenRedactor, SentRecord (what was posted), GroupFinder.
 """
 
 from __future__ import annotations
@@ -148,7 +150,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pynchy_cli import ChannelHost, Group, hookimpl
+from pynchy_cli import (
+    ChannelHost,
+    Group,
+    Problem,
+    RegisterChannel,
+    Settings,
+    hookimpl,
+)
 
 
 class ${cls}Channel:
@@ -166,7 +175,8 @@ class ${cls}Channel:
     async def deliver(
         self, chat_id: str, sender: str, text: str, platform_id: str | None = None
     ) -> bool:
-        """A message arrived: store and route it. True if a group's agent will answer."""
+        """A message arrived: store and route it. True if a group's agent will answer.
+        pynchy stores a message once per platform_id, so a redelivery is harmless."""
         if self.host is None:
             raise RuntimeError("the channel is not started")
         group = self.host.group_for_chat(self.name, chat_id)
@@ -192,14 +202,27 @@ class ${cls}Channel:
         self.host = None
 
 
-def make_channel(settings: Any) -> ${cls}Channel:
+def token_of(settings: Settings | None) -> str | None:
     conf = settings.plugin.get("$name", {}) if settings is not None else {}
-    return ${cls}Channel(conf.get("token") or os.environ.get("${env}_TOKEN"))
+    return os.environ.get("${env}_TOKEN") or conf.get("token")
+
+
+def make_channel(settings: Settings) -> ${cls}Channel:
+    return ${cls}Channel(token_of(settings))
 
 
 @hookimpl
-def pynchy_channels(register):
+def pynchy_channels(register: RegisterChannel) -> None:
     register("$name", make_channel)
+
+
+@hookimpl
+def pynchy_doctor(settings: Settings) -> list[Problem]:
+    """What `pynchy doctor` shows for this channel: offline checks of its settings."""
+    if token_of(settings):
+        return []
+    fix = "Set ${env}_TOKEN, or token in [plugin.$name] of config.toml"
+    return [Problem("$name", "$name: no token", fix)]
 ''',
     "agent_core": '''\
 """$dist: a pynchy agent core, the host side of a model provider.

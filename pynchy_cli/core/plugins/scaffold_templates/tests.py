@@ -12,6 +12,10 @@ import subprocess
 import sys
 
 import pytest
+from pynchy_cli import testing
+
+# Every test: its own PYNCHY_HOME, none of the user's ${env}_* variables.
+pynchy_home = testing.isolation_fixture("${env}_")
 
 
 @pytest.fixture
@@ -102,48 +106,15 @@ def test_a_missing_engine_is_one_clear_error():
     with pytest.raises(UnavailableError, match="not installed"):
         ${cls}Runtime("no-such-engine-here").start(SPEC)
 """,
-    "channel": '''\
+    "channel": """\
 import asyncio
 import json
 
-from pynchy_cli import Group
+from pynchy_cli import Problem, testing
 
-from $module import ${cls}Channel, pynchy_channels
+from $module import ${cls}Channel, pynchy_channels, pynchy_doctor
 
-
-def group(chat_id: str = "c1") -> Group:
-    return Group(
-        id=1,
-        name="family",
-        folder="/tmp/family",
-        admin=False,
-        trigger=None,
-        model=None,
-        account=None,
-        network=False,
-        channel="$name",
-        chat_id=chat_id,
-        session_id=None,
-        last_answered_id=0,
-        created_at="2026-01-01T00:00:00Z",
-    )
-
-
-class Host:
-    """Stands in for pynchy serve (the ChannelHost protocol)."""
-
-    def __init__(self):
-        self.received = []
-
-    def group_for_chat(self, channel, chat_id):
-        return group(chat_id) if chat_id == "c1" else None
-
-    def last_platform_id(self, channel, chat_id):
-        return None
-
-    async def receive(self, group, sender, content, *, channel, platform_id=None):
-        self.received.append((group.name, sender, content, channel))
-        return {"id": len(self.received)}, True
+FAMILY = testing.make_group("family", "c1", channel="$name")
 
 
 def test_registers_the_channel(registered):
@@ -151,20 +122,31 @@ def test_registers_the_channel(registered):
 
 
 def test_messages_in_and_replies_out():
-    async def scenario():
-        channel, host = ${cls}Channel(), Host()
-        await channel.start(host)
-        routed = [await channel.deliver("c1", "ana", "hi"), await channel.deliver("zz", "bo", "x")]
-        await channel.send(group(), "hello", key="k1", kind="assistant")
-        await channel.send(group(), "hello", key="k1", kind="assistant")  # a retry
-        await channel.stop()
-        return channel, host, routed
+    host = testing.FakeChannelHost(FAMILY)  # pynchy's side, in memory
 
-    channel, host, routed = asyncio.run(scenario())
-    assert routed == [True, False]
-    assert host.received == [("family", "ana", "hi", "$name")]
+    async def scenario():
+        async with testing.started(${cls}Channel(), host) as channel:
+            routed = [
+                await channel.deliver("c1", "ana", "hi", platform_id="m1"),
+                await channel.deliver("zz", "bo", "x"),  # no group is mapped to zz
+                await channel.deliver("c1", "ana", "hi", platform_id="m1"),  # redelivered
+            ]
+            await channel.send(FAMILY, "hello", key="k1", kind="assistant")
+            await channel.send(FAMILY, "hello", key="k1", kind="assistant")  # a retry
+            return channel, routed
+
+    channel, routed = asyncio.run(scenario())
+    assert routed == [True, False, False]
+    assert host.contents("family") == ["hi"] and host.duplicates == 1
     assert channel.outbox == [{"key": "k1", "chat_id": "c1", "kind": "assistant", "text": "hello"}]
-''',
+
+
+def test_doctor_says_what_to_set():
+    [problem] = pynchy_doctor(testing.plugin_settings("$name"))
+    assert problem == Problem("$name", "$name: no token", problem.fix)
+    assert "${env}_TOKEN" in problem.fix
+    assert pynchy_doctor(testing.plugin_settings("$name", {"token": "t0k"})) == []
+""",
     "agent_core": """\
 import asyncio
 import json

@@ -20,10 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:  # pynchy's public API for plugins
-    from pynchy_cli import ConfigError
-except ImportError:  # pragma: no cover - a pynchy from before that export
-    from pynchy_cli.core.errors import ConfigError
+from pynchy_cli import ConfigError, channel_state_dir, resolve_paths
 
 NAME = "telegram"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -108,12 +105,10 @@ def load(settings: Any, environ: Mapping[str, str] | None = None) -> TelegramCon
         raise ConfigError(what, fix)
     env = os.environ if environ is None else environ
     table = _table(settings)
-    from pynchy_cli.core.paths import resolve_paths
-
     return TelegramConfig(
         token=(env.get(TOKEN_ENV) or table["token"]).strip(),
         api_url=(env.get(API_URL_ENV) or table.get("api_url") or DEFAULT_API_URL).rstrip("/"),
         poll_timeout=int(table.get("poll_timeout", 30)),
         reconnect_max_delay=float(table.get("reconnect_max_delay", 30)),
-        state_dir=resolve_paths(dict(env)).data_dir / NAME,
+        state_dir=channel_state_dir(NAME, resolve_paths(dict(env)).data_dir),
     )

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pynchy_cli import cut_to_fit, split_text
+
 LIMIT = 4096
 HOST_PREFIX = "pynchy: "
 
@@ -159,41 +161,18 @@ def to_html(markdown: str) -> str:
     return "\n".join(block.render() for block in _blocks(markdown))
 
 
-def _first_piece(line: str, budget: int, measure: Callable[[str], str]) -> str:
-    """The longest start of `line` (cut at a space where possible) whose rendering fits
-    `budget`; empty when not even one character fits."""
-    size = min(len(line), budget)
-    while size > 0:
-        piece = line[:size]
-        if size < len(line):
-            cut = piece.rfind(" ", size // 2)
-            if cut > 0:
-                piece = line[:cut]
-        if utf16_len(measure(piece)) <= budget:
-            return piece
-        size = size * 3 // 4 if size > 1 else 0
-    return ""
-
-
-def _split_line(line: str, limit: int, measure: Callable[[str], str] = _text_line) -> list[str]:
-    """A line too long for one message, in pieces that each fit `limit` once rendered."""
-    pieces: list[str] = []
-    rest = line
-    while rest:
-        piece = _first_piece(rest, limit, measure) or rest[:1]
-        pieces.append(piece)
-        rest = rest[len(piece) :].lstrip(" ")
-    return pieces
+def _rendered(render: Callable[[str], str]) -> Callable[[str], int]:
+    """The size Telegram counts of a piece of Markdown once rendered."""
+    return lambda piece: utf16_len(render(piece))
 
 
 def _split_block(block: _Block, budget: int) -> tuple[_Block | None, _Block | None]:
     """As much of the block as fits `budget` (or None), and the rest (or None)."""
-    if block.kind == "text":
-        line = block.lines[0]
-        head = _first_piece(line, budget, _text_line)
-        if not head:
-            return None, block
-        tail = line[len(head) :].lstrip(" ")
+    if block.kind == "text":  # cut at a space, measured as rendered
+        head, tail = cut_to_fit(
+            block.lines[0], budget, breaks=(" ",), measure=_rendered(_text_line)
+        )
+        tail = tail.lstrip(" ")
         return _Block("text", [head]), (_Block("text", [tail]) if tail else None)
     taken: list[str] = []
     for line in block.lines:
@@ -254,5 +233,8 @@ def render(markdown: str, limit: int = LIMIT) -> list[Chunk]:
 def render_host(text: str, limit: int = LIMIT) -> list[Chunk]:
     """A host notice: italic and prefixed, so it reads apart from the agent's words."""
     overhead = utf16_len("<i></i>" + HOST_PREFIX)
-    pieces = _split_line(text.strip(), max(1, limit - overhead), measure=escape) or [""]
+    budget = max(1, limit - overhead)
+    pieces = split_text(
+        text.strip(), budget, breaks=(" ",), measure=_rendered(escape), fences=False
+    ) or [""]
     return [Chunk(f"<i>{escape(HOST_PREFIX + p)}</i>", HOST_PREFIX + p) for p in pieces]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import warnings
 from datetime import timedelta
 from typing import Any
@@ -35,10 +34,10 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from pynchy_cli import Backoff, GroupFinder, SentRecord, TokenRedactor, TypingKeeper
 from pynchy_telegram import inbound
 from pynchy_telegram.config import NAME, TOKEN_ENV, TelegramConfig
 from pynchy_telegram.format import Chunk, render, render_host
-from pynchy_telegram.ledger import SentLedger
 
 log = logging.getLogger("pynchy.telegram")
 
@@ -46,22 +45,9 @@ TYPING_EVERY = 4.0  # Telegram shows a chat action for about 5 seconds
 MAX_UPDATE_ATTEMPTS = 3  # an update that keeps failing is logged and skipped
 
 
-class _RedactToken(logging.Filter):
-    """httpx logs every request URL at INFO, and the Bot API puts the token in the path:
-    wherever those records end up, they carry `<token>` instead."""
-
-    def __init__(self, token: str):
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
-
-
-_URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
+# httpx logs every request URL at INFO, and the Bot API puts the token in the path:
+# wherever the records of these loggers end up, they carry `<token>` instead.
+_URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot", log.name)
 
 
 class ChannelStopped(Exception):
@@ -74,9 +60,8 @@ class TelegramChannel:
     def __init__(self, config: TelegramConfig, assistant_name: str = "Pynchy"):
         self.config = config
         self.assistant_name = assistant_name
-        self._redactor = _RedactToken(config.token)
-        for name in _URL_LOGGERS:
-            logging.getLogger(name).addFilter(self._redactor)
+        self._redactor = TokenRedactor(config.token).attach(*_URL_LOGGERS)
+        self._retry = Backoff(0.5, config.reconnect_max_delay, jitter=0.25)
         # Separate connection pools: the long poll must never wait behind a send.
         self._poll_request = HTTPXRequest(
             connection_pool_size=1,
@@ -99,17 +84,19 @@ class TelegramChannel:
             request=self._send_request,
             get_updates_request=self._poll_request,
         )
-        self.ledger = SentLedger(config.state_dir / "sent.sqlite3")
+        self.ledger = SentRecord(config.state_dir / "sent.sqlite3")
         self.host: Any = None
         self.me: User | None = None
         self.connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._poller: asyncio.Task | None = None
-        self._typing: dict[str, asyncio.Task] = {}
+        self._typing = TypingKeeper(
+            self._send_typing, TYPING_EVERY, log=log, name="telegram typing"
+        )
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._offset: int | None = None
         self._failures: dict[int, int] = {}
-        self._unmapped: set[str] = set()
+        self._groups = GroupFinder(NAME, log)
 
     @staticmethod
     def doctor_problems(settings: Any) -> list[tuple[str, str]]:
@@ -136,9 +123,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         self._closing.set()
-        for task in list(self._typing.values()):
-            task.cancel()
-        self._typing.clear()
+        self._typing.close()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -153,23 +138,17 @@ class TelegramChannel:
         for request in (self._poll_request, self._send_request):
             await request.shutdown()
         self.ledger.close()
-        for name in _URL_LOGGERS:
-            logging.getLogger(name).removeFilter(self._redactor)
+        self._redactor.detach()
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait, unless the channel stops first (then True)."""
-        try:
-            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-            return True
-        except TimeoutError:
-            return False
+        return await self._retry.wait(self._closing, seconds)
 
     def _backoff(self, attempt: int) -> float:
-        base = min(self.config.reconnect_max_delay, 0.5 * 2 ** min(attempt, 16))
-        return base * random.uniform(0.75, 1.0)
+        return self._retry.delay(attempt)
 
     def _redact(self, exc: BaseException | str) -> str:
-        return str(exc).replace(self.config.token, "<token>")
+        return self._redactor.redact(exc)
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -284,9 +263,8 @@ class TelegramChannel:
         if message.from_user is not None and self.me and message.from_user.id == self.me.id:
             return
         chat_id = str(message.chat.id)
-        group = self.host.group_for_chat(NAME, chat_id)
+        group = self._groups.find(self.host, chat_id, about=_describe(message.chat))
         if group is None:
-            self._log_unmapped(message)
             return
         last = inbound.message_number(self.host.last_platform_id(NAME, chat_id), chat_id)
         if last is not None and message.message_id <= last:
@@ -320,21 +298,6 @@ class TelegramChannel:
             admin=bool(group.admin),
         )
 
-    def _log_unmapped(self, message: Message) -> None:
-        chat_id = str(message.chat.id)
-        if chat_id in self._unmapped:
-            return
-        self._unmapped.add(chat_id)
-        title = message.chat.title or message.chat.full_name or message.chat.username or ""
-        log.warning(
-            "telegram: chat %s (%s %r) is not mapped to a group; its messages are ignored."
-            " Map it with: pynchy groups add NAME --channel telegram --chat %s",
-            chat_id,
-            message.chat.type,
-            title,
-            chat_id,
-        )
-
     # --- sending ---------------------------------------------------------------------------
 
     async def send(self, group: Any, text: str, *, key: str, kind: str) -> None:
@@ -346,7 +309,7 @@ class TelegramChannel:
         lock = self._chat_locks.setdefault(str(chat_id), asyncio.Lock())
         async with lock:  # the parts of one reply stay together
             for part, chunk in enumerate(chunks):
-                if key and self.ledger.sent(key, part):
+                if key and self.ledger.posted(key, part):
                     continue
                 message_id = await self._post(str(chat_id), chunk)
                 if key and message_id is not None:
@@ -409,22 +372,15 @@ class TelegramChannel:
 
     async def typing(self, group: Any, active: bool) -> None:
         chat_id = str(group.chat_id or "")
-        if not chat_id:
-            return
-        task = self._typing.pop(chat_id, None)
-        if task is not None:
-            task.cancel()
-        if active and not self._closing.is_set():
-            self._typing[chat_id] = asyncio.create_task(
-                self._keep_typing(chat_id), name=f"telegram-typing-{chat_id}"
-            )
+        if chat_id:
+            self._typing.set(chat_id, active and not self._closing.is_set())
 
-    async def _keep_typing(self, chat_id: str) -> None:
-        """Telegram clears a chat action after about 5 s: repeat it while the agent runs."""
-        while not self._closing.is_set():
-            try:
-                await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
-            except TelegramError as exc:
-                log.debug("telegram: typing in chat %s failed: %s", chat_id, self._redact(exc))
-            if await self._sleep(TYPING_EVERY):
-                return
+    async def _send_typing(self, chat_id: str) -> None:
+        """Telegram clears a chat action after about 5 s: the keeper repeats it."""
+        await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+
+def _describe(chat: Any) -> str:
+    """A chat's kind and title, for the hint about an unmapped chat."""
+    title = chat.title or chat.full_name or chat.username or ""
+    return f"{chat.type} {title!r}"
