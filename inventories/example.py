@@ -1,12 +1,20 @@
 """A server over SSH: copy this file, put in your host, and run
 
-    ANTHROPIC_API_KEY=... pynchy deploy inventories/myserver.py
-    ANTHROPIC_API_KEY=... pyinfra inventories/myserver.py deploy/pynchy.py
+    ANTHROPIC_API_KEY=... pynchy deploy inventories/myserver.py --dry   # what would change
+    ANTHROPIC_API_KEY=... pynchy deploy inventories/myserver.py         # asks, then deploys
 
-Every key the deploy reads, with its default, is in group_data/all.py (it applies to every
-inventory in this folder); set here only what differs. Secrets are named, never written here:
-an account's `api_key_env` is read from the deployer's environment, `api_key_file` from a file
-on the deployer.
+(or plain pyinfra: `pyinfra inventories/myserver.py deploy/pynchy.py`). Every key the deploy
+reads, with its default, is in group_data/all.py (it applies to every inventory in this
+folder); set here only what differs. Secrets are named, never written here: an account's
+`api_key_env` is read from the deployer's environment, `api_key_file` from a file on the
+deployer.
+
+SSH: pyinfra connects with paramiko, reading ~/.ssh/config and the SSH agent like `ssh` does.
+A host's key is recorded in ~/.ssh/known_hosts on the first connect and checked on every
+later one (ssh's StrictHostKeyChecking=accept-new; `pynchy deploy` creates an empty
+known_hosts if there is none). For a stricter first connect, put the host's key there first
+(`ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`, then compare its fingerprint) and set
+"ssh_strict_host_key_checking": "yes".
 """
 
 servers = [
@@ -15,10 +23,15 @@ servers = [
         {
             # pyinfra's SSH settings: log in as root, or as a sudoer with "_sudo": True.
             "ssh_user": "root",
-            # Install the release from PyPI; "local" uploads this checkout as a wheel, and a
-            # URL such as "git+https://github.com/OWNER/pynchy@main" installs from git.
-            "pynchy_source": "pypi",
-            "pynchy_plugins": [],  # e.g. ["plugins/pynchy-telegram"] or a PyPI name
+            # "ssh_port": 22,
+            # "ssh_key": "~/.ssh/id_ed25519",  # default: the agent and ~/.ssh's usual keys
+            # "ssh_known_hosts_file": "~/.ssh/known_hosts",
+            # "ssh_strict_host_key_checking": "accept-new",  # or "yes", "no", "ask"
+            #
+            # pynchy from this checkout: built into a wheel here and uploaded (pynchy is not
+            # on PyPI). Or a pip URL: "git+https://github.com/OWNER/pynchy@main".
+            "pynchy_source": "local",
+            "pynchy_plugins": [],  # e.g. ["plugins/pynchy-telegram"] or a pip requirement
             "pynchy_accounts": {
                 "anthropic": {"provider": "anthropic", "api_key_env": "ANTHROPIC_API_KEY"},
             },

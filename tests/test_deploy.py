@@ -3,38 +3,34 @@
 The `deploy` tests run the real deploy, through `pynchy deploy`, into a fresh Debian
 bookworm made with debootstrap, reached with pyinfra's @chroot connector. The pristine rootfs
 is cached as a tarball (PYNCHY_TEST_CACHE, default /var/cache/pynchy-test), but every test
-deploys into its own fresh copy. They need root and debootstrap, as CI has.
+deploys into its own fresh copy. They need root and debootstrap, as CI has. The deploy to a
+booted target over SSH is in test_deploy_ssh.py.
 """
 
 from __future__ import annotations
 
-import fcntl
-import glob
 import json
 import os
 import re
 import runpy
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from deployhelp import REPO, copy_worktree, fresh_root, host_ca_files, run_deploy
+from deployhelp import results_total as _results_total
 from pyinfra.api.exceptions import DeployError
 
 from pynchy_cli.core import deploy as core
 
-REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the deploy/ package, as pyinfra sees it from the checkout
 
 from deploy.util import config as deploy_config  # noqa: E402
 from deploy.util import toml  # noqa: E402
 from deploy.util.defaults import DEFAULTS, options  # noqa: E402
 
-PYNCHY = Path(sys.executable).with_name("pynchy")
-CACHE = Path(os.environ.get("PYNCHY_TEST_CACHE", "/var/cache/pynchy-test"))
-ROOTFS_TAR = CACHE / "bookworm-minbase.tar"
 SECRET_VAR = "PYNCHY_TEST_DEPLOY_KEY"
 SECRET = "sk-ant-test-7f3c9e2b41d8a6"  # must never appear in any deploy output
 PERIODIC = "digest"
@@ -149,76 +145,16 @@ def test_config_takes_keys_from_the_deployer_and_validates(monkeypatch, tmp_path
 # --- real deploys into a debootstrapped Debian --------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def rootfs_tar() -> Path:
-    """A pristine `debootstrap --variant=minbase bookworm` rootfs as a tarball, built once."""
-    if os.geteuid() != 0:
-        pytest.fail("the deploy tests need root (debootstrap and chroot)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs build it once
-        if not ROOTFS_TAR.exists():
-            _build_rootfs_tar()
-    return ROOTFS_TAR
-
-
-def _build_rootfs_tar() -> None:
-    if not shutil.which("debootstrap"):
-        if not shutil.which("apt-get"):
-            pytest.fail("debootstrap is missing: install it (apt-get install debootstrap)")
-        subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"], check=True)
-    build = CACHE / "rootfs.build"
-    shutil.rmtree(build, ignore_errors=True)
-    mirror = os.environ.get("PYNCHY_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-    subprocess.run(
-        ["debootstrap", "--variant=minbase", "bookworm", str(build), mirror],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    partial = ROOTFS_TAR.with_suffix(".partial")
-    subprocess.run(["tar", "-C", str(build), "-cf", str(partial), "."], check=True)
-    partial.rename(ROOTFS_TAR)
-    shutil.rmtree(build, ignore_errors=True)
-
-
-def _mounts_under(root: Path) -> list[str]:
-    prefix = str(root.resolve())
-    with open("/proc/mounts") as fh:
-        points = [line.split()[1] for line in fh]
-    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
-
-
 @pytest.fixture
-def target(rootfs_tar: Path, tmp_path: Path):
-    """A fresh copy of the pristine rootfs; unmounted and deleted afterwards."""
-    root = tmp_path / "rootfs"
-    root.mkdir()
-    subprocess.run(["tar", "-C", str(root), "-xf", str(rootfs_tar)], check=True)
-    yield root
-    for point in sorted(_mounts_under(root), reverse=True):
-        subprocess.run(["umount", "-l", point], check=False)
-    if not _mounts_under(root):  # never delete through a mount
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
+def target(tmp_path: Path):
+    """A fresh copy of a pristine debootstrapped bookworm; unmounted and deleted afterwards."""
+    with fresh_root(tmp_path / "rootfs") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
 def frozen_checkout(tmp_path_factory) -> Path:
-    """A copy of the working tree (what git would see: tracked and untracked, not ignored),
-    so every run of a test builds the same wheel even if files change meanwhile."""
-    out = tmp_path_factory.mktemp("checkout")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in listed)):
-        src = REPO / name
-        if src.is_file():
-            dest = out / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
-    return out
+    return copy_worktree(tmp_path_factory.mktemp("checkout"))
 
 
 def _inventory(folder: Path, root: Path, **data) -> Path:
@@ -242,20 +178,12 @@ def _test_data(source: Path) -> dict:
             "account": "anthropic",
         },
         # Trust what this machine trusts: its egress may go through a TLS-inspecting proxy.
-        "pynchy_ca_certificates": sorted(glob.glob("/usr/local/share/ca-certificates/*.crt")),
+        "pynchy_ca_certificates": host_ca_files(),
     }
 
 
-def _deploy(inventory: Path, *args: str, secret: str = SECRET) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **{SECRET_VAR: secret})
-    return subprocess.run(
-        [str(PYNCHY), "deploy", str(inventory), *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+def _deploy(inventory: Path | str, *args: str, secret: str = SECRET) -> subprocess.CompletedProcess:
+    return run_deploy(str(inventory), *args, env={SECRET_VAR: secret})
 
 
 def _in_target(root: Path, *command: str) -> str:
@@ -270,12 +198,6 @@ def _in_target(root: Path, *command: str) -> str:
         )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def _results_total(output: str) -> list[str]:
-    """pyinfra's "Grand total" row of --> Results: hosts, success (changed), error, no change."""
-    row = [line for line in output.splitlines() if line.strip().startswith("Grand total")][-1]
-    return row.split()[2:]
 
 
 @pytest.mark.deploy

@@ -3,7 +3,8 @@
 pynchy talks to podman through its Docker-compatible API socket. The system socket
 (podman.socket, rootful) is enabled with a drop-in that gives the pynchy group access to it:
 whoever can use that socket can run containers as root, so only the pynchy user should be in
-that group. containers.conf gets the settings from `pynchy_containers_conf`; the default is
+that group. The keys of `pynchy_containers_conf` are merged into containers.conf, like
+scripts/setup-podman does: the file's other keys, tables and comments stay. The default is
 what a kernel with hybrid cgroups and without CAP_SYS_RESOURCE needs (runc instead of crun,
 fixed ulimits) and works elsewhere too. Set it to None to leave the file alone.
 """
@@ -18,9 +19,8 @@ from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from deploy.tasks.packages import apt_install
-from deploy.util import toml
 from deploy.util.defaults import DEFAULTS, options
-from deploy.util.ops import unit_enabled
+from deploy.util.ops import toml_settings, unit_enabled
 
 CONTAINERS_CONF = "/etc/containers/containers.conf"
 SOCKET_DROPIN = "/etc/systemd/system/podman.socket.d/pynchy.conf"
@@ -47,17 +47,12 @@ def container_runtime() -> None:
         apt_install("Install podman and runc", packages, opts)
 
     if opts.containers_conf:
-        files.put(
-            name=f"Write {CONTAINERS_CONF}",
-            src=StringIO(
-                "# Written by pynchy's deploy (data key pynchy_containers_conf).\n"
-                + toml.dumps(opts.containers_conf)
-            ),
-            dest=CONTAINERS_CONF,
-            user="root",
-            group="root",
-            mode="644",
-            create_remote_dir=True,
+        toml_settings(
+            name=f"Set pynchy's keys in {CONTAINERS_CONF}",
+            path=CONTAINERS_CONF,
+            settings=opts.containers_conf,
+            header="# Keys set by pynchy's deploy (data key pynchy_containers_conf); "
+            "other settings are kept.\n",
         )
 
     if not opts.podman_socket:

@@ -1,9 +1,11 @@
-"""A virtual environment with pynchy and its plugins, from PyPI, a git URL or a local checkout.
+"""A virtual environment with pynchy and its plugins, from a local checkout, git or an index.
 
-`pynchy_source`: "pypi" (with `pynchy_version` to pin), "local" (the checkout at
-`pynchy_source_path`, default the one this deploy lives in), or any pip requirement such as
-"git+https://github.com/OWNER/pynchy@main". Local projects (the checkout, plugin folders) are
-built into wheels on the deployer and uploaded; the host never needs the sources.
+`pynchy_source`: "local" (the default: the checkout at `pynchy_source_path`, default the one
+this deploy lives in), any pip requirement such as "git+https://github.com/OWNER/pynchy@main",
+or "pypi" (`pynchy` from the configured index, with `pynchy_version` to pin: pynchy is not on
+PyPI, so this is for a private index set in `pynchy_pip_config`). Local projects (the
+checkout, plugin folders) are built into wheels on the deployer and uploaded; the host never
+needs the sources.
 """
 
 from __future__ import annotations

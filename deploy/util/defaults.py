@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "pynchy_create_user": True,
     # Step: the virtual environment.
     "pynchy_install": True,
-    "pynchy_source": "pypi",
+    "pynchy_source": "local",
     "pynchy_version": None,
     "pynchy_source_path": None,
     "pynchy_plugins": [],

@@ -7,6 +7,7 @@
   which works without a running systemd (a chroot, an image), unlike systemd.service's facts.
 - `agent_image`: builds the agent image when the engine does not have it.
 - `absent_except`: removes files matching a pattern that are no longer wanted.
+- `toml_settings`: sets keys in a TOML file, keeping the rest of it (comments too).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, QuoteString, StringCommand, operation
+from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File, FileContents, FindFiles, Sha256File
 from pyinfra.operations.util import files as file_utils
+
+from deploy.util import toml
 
 
 class SystemdUnitFileState(FactBase[str]):
@@ -151,3 +155,34 @@ def absent_except(directory: str, pattern: str, keep: list[str]):
     for path in sorted(found):
         if posixpath.basename(path) not in keep:
             yield StringCommand("rm", "-f", QuoteString(path))
+
+
+@operation()
+def toml_settings(path: str, settings: dict, header: str = ""):
+    """
+    Set `settings` (nested tables of keys) in the TOML file at `path`; keep everything else.
+
+    Only differing keys are rewritten (deploy/util/toml.py:merge); an existing file that
+    changes is first copied to PATH.pynchy-backup. A new file starts with `header`, owned
+    by root, mode 644.
+    """
+    current = host.get_fact(FileContents, path=path)
+    text = "\n".join(current) + "\n" if current else ""
+    try:
+        merged = toml.merge(text, settings)
+    except ValueError as exc:
+        raise OperationError(f"{path}: {exc}; fix the file, or set the data key to None") from None
+    if current and merged == text:
+        host.noop(f"{path} has the settings")
+        return
+    if current:
+        yield StringCommand("cp", "-p", QuoteString(path), QuoteString(f"{path}.pynchy-backup"))
+    else:
+        merged = header + merged
+        yield StringCommand("mkdir", "-p", QuoteString(posixpath.dirname(path)))
+    yield FileUploadCommand(
+        StringIO(merged), path, remote_temp_filename=host.get_temp_filename(path)
+    )
+    if not current:
+        yield file_utils.chown(path, "root", "root")
+        yield file_utils.chmod(path, "644")

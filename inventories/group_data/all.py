@@ -21,7 +21,8 @@ pynchy_ca_certificates = []  # CA files ON THE DEPLOYER to trust on the host (TL
 
 # --- Step: container runtime ------------------------------------------------------------------
 pynchy_container_runtime = True  # install podman + runc (+ debootstrap to build the image)
-pynchy_containers_conf = {  # the whole /etc/containers/containers.conf; None: leave it alone
+pynchy_containers_conf = {  # merged into /etc/containers/containers.conf (other keys stay,
+    #                           the changed file is backed up first); None: leave it alone
     "containers": {"default_ulimits": ["nofile=1024:1024", "nproc=1024:1024"]},
     "engine": {"runtime": "runc"},
 }
@@ -32,7 +33,10 @@ pynchy_create_user = True  # False: the user must exist already
 
 # --- Step: the virtual environment --------------------------------------------------------------
 pynchy_install = True
-pynchy_source = "pypi"  # "pypi", "local" (a checkout, built into a wheel) or a pip URL
+pynchy_source = "local"  # "local": the checkout this deploy runs from, built into a wheel
+#                          on the deployer and uploaded; or a pip requirement such as
+#                          "git+https://github.com/OWNER/pynchy@main"; "pypi": `pynchy` from
+#                          the package index (pynchy is not on PyPI: only for a private index)
 pynchy_version = None  # with "pypi": a version to pin, e.g. "0.1.0"; None: the latest
 pynchy_source_path = None  # with "local": the checkout; None: the one this deploy is in
 pynchy_plugins = []  # pip requirements, or plugin folders (relative to the checkout)

@@ -26,6 +26,14 @@ def deploy(
         metavar="INVENTORY",
         show_default=False,
     ),
+    data: list[str] | None = typer.Option(
+        None,
+        "--data",
+        help="Set inventory data KEY=VALUE for every host, over the inventory's (repeatable; "
+        "true/false, numbers, null and JSON lists/objects are parsed, the rest is a string).",
+        metavar="KEY=VALUE",
+        show_default=False,
+    ),
     dry: bool = typer.Option(False, "--dry", help="Show what would change; change nothing."),
     limit: list[str] | None = typer.Option(
         None, "--limit", help="Only this host or group (repeatable).", metavar="HOST"
@@ -43,6 +51,9 @@ def deploy(
     Runs deploy/pynchy.py on INVENTORY and summarizes the changes per host.
     The same as, from the checkout: pyinfra inventories/NAME.py deploy/pynchy.py
 
+    Into a chroot: pynchy deploy @chroot/PATH --data pynchy_start_services=false
+    --data pynchy_build_image=false
+
     Data keys the deploy reads: inventories/group_data/all.py and docs/deploy.md.
     """
 
@@ -52,6 +63,7 @@ def deploy(
 
     result = core.run_deploy(
         inventory,
+        data=core.parse_data(data or []),
         dry=dry,
         yes=yes,
         limit=limit or [],
