@@ -6,17 +6,29 @@ from datetime import datetime
 from pathlib import Path
 
 from pynchy_cli.core.groups import MEMORY_FILE, Group
+from pynchy_cli.core.workspace_files import UnsafePath, read_text
 from pynchy_cli.protocol import GLOBAL_MEMORY, WORKSPACE
 
 _MAX_MEMORY = 20_000  # characters of each memory file put in the prompt
 
 
-def _read_memory(path: Path) -> str:
+def _read_memory(folder: Path, label: str, warnings: list[str]) -> str:
+    """The memory file of `folder` (a group's workspace, which its container writes), read
+    without following symlinks; refused or unreadable, it counts as empty and
+    `warnings` says why (never what a symlink points at)."""
     try:
-        text = path.read_text(errors="replace")
-    except OSError:
+        text, cut = read_text(folder, MEMORY_FILE, max_bytes=4 * _MAX_MEMORY)
+    except FileNotFoundError:
         return ""
-    return text if len(text) <= _MAX_MEMORY else text[:_MAX_MEMORY] + "\n[... memory cut]"
+    except UnsafePath as exc:
+        warnings.append(f"{label} {exc}: ignored")
+        return ""
+    except OSError as exc:
+        warnings.append(f"{label} {MEMORY_FILE} unreadable ({exc.strerror or exc}): ignored")
+        return ""
+    if cut or len(text) > _MAX_MEMORY:
+        return text[:_MAX_MEMORY] + "\n[... memory cut]"
+    return text
 
 
 def system_prompt(
@@ -26,9 +38,12 @@ def system_prompt(
     tool_names: list[str],
     now: datetime | None = None,
     skills: list[tuple[str, str]] | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
     """`skills`: (name, one-line description) pairs. Only these go into the prompt; the
-    agent reads a skill's body with the read_skill tool when a task calls for it."""
+    agent reads a skill's body with the read_skill tool when a task calls for it.
+    `warnings` collects memory files that were refused."""
+    warnings = [] if warnings is None else warnings
     now = now or datetime.now().astimezone()
     parts = [
         f"You are {assistant_name}, a personal assistant. You are answering in the group "
@@ -46,10 +61,10 @@ def system_prompt(
             "Skills are instructions for particular tasks. When a task matches one, read it "
             f"first with read_skill (name) and follow it.\n<skills>\n{listed}\n</skills>"
         )
-    global_text = _read_memory(global_memory_dir / MEMORY_FILE)
+    global_text = _read_memory(global_memory_dir, "global memory file", warnings)
     if global_text.strip():
         parts.append(f"<global_memory>\n{global_text.strip()}\n</global_memory>")
-    group_text = _read_memory(group.path / MEMORY_FILE)
+    group_text = _read_memory(group.path, "memory file", warnings)
     if group_text.strip():
         parts.append(f"<group_memory>\n{group_text.strip()}\n</group_memory>")
     return "\n\n".join(parts)

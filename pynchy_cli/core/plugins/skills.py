@@ -28,22 +28,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pynchy_cli.core.workspace_files import (
+    OUTSIDE,
+    UnsafePath,
+    list_files,
+    list_folder,
+    parts_of,
+    read_text,
+)
 from pynchy_cli.protocol import MAX_TOOL_OUTPUT, tool_spec
 
 SKILL_FILE = "SKILL.md"
+GROUP_SKILLS = ".claude/skills"  # in a group's folder
 READ_SKILL = "read_skill"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_DESCRIPTION = 300  # characters of a description put in the system prompt
 MAX_LISTED = 100  # other files listed with a skill's body
-_SKIP_PARTS = {"__pycache__", ".git", "node_modules"}
+MAX_SKILL_BYTES = 4 * MAX_TOOL_OUTPUT  # bytes of a skill's file read at most
+_SKIP_PARTS = frozenset({"__pycache__", ".git", "node_modules"})
 
 
 @dataclass(frozen=True)
 class Skill:
     name: str
     description: str
-    folder: Path  # resolved
+    root: Path  # every file is read through core.workspace_files, relative to root
+    base: str  # the skill's folder relative to root: "" for a plugin's or the user's skill
     source: str  # plugin | user | group
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.base
+
+    def path_of(self, file: str) -> str:
+        """A file of the skill, relative to root; UnsafePath if it leaves the skill."""
+        parts = parts_of(file)
+        return "/".join([self.base, *parts] if self.base else parts)
 
 
 def parse_skill(text: str) -> tuple[dict[str, str], str]:
@@ -80,21 +100,43 @@ def _one_line(text: str) -> str:
     return line if len(line) <= MAX_DESCRIPTION else line[: MAX_DESCRIPTION - 3] + "..."
 
 
-def load_skill(folder: Path, source: str, within: Path | None = None) -> Skill:
-    """The skill in `folder`; ValueError if it is not one. `within`: the folder must
-    resolve to a place inside it (a group's skills must stay in the group's folder)."""
-    resolved = folder.resolve()
-    if within is not None and not resolved.is_relative_to(within.resolve()):
-        raise ValueError(f"{folder} points outside {within}")
-    skill_file = (resolved / SKILL_FILE).resolve()
-    if skill_file.parent != resolved or not skill_file.is_file():
-        raise ValueError(f"{folder} has no {SKILL_FILE}")
-    meta, _body = parse_skill(skill_file.read_text(errors="replace"))
-    name = meta.get("name") or folder.name
+def load_skill(root: Path, base: str, source: str) -> Skill:
+    """The skill in root/base; ValueError if it is not one. Nothing under root is
+    followed if it is a symlink (a group's skills are written by its container)."""
+    shown = base or str(root)
+    try:
+        skill_file = f"{base}/{SKILL_FILE}" if base else SKILL_FILE
+        text, _cut = read_text(root, skill_file, max_bytes=MAX_SKILL_BYTES)
+    except FileNotFoundError:
+        raise ValueError(f"{shown} has no {SKILL_FILE}") from None
+    except UnsafePath as exc:
+        raise ValueError(str(exc)) from None
+    meta, _body = parse_skill(text)
+    name = meta.get("name") or (base.rsplit("/", 1)[-1] if base else root.name)
     if not NAME_RE.match(name):
-        raise ValueError(f"{folder}: skill name {name!r} is not a simple word")
+        raise ValueError(f"{shown}: skill name {name!r} is not a simple word")
     description = _one_line(meta.get("description", "")) or "(no description)"
-    return Skill(name, description, resolved, source)
+    return Skill(name, description, root, base, source)
+
+
+def _skill_folders(root: Path, base: str) -> tuple[list[str], list[str]]:
+    """(folders, warnings): the skill folders in root/base; symlinked ones are skipped."""
+    try:
+        entries = list_folder(root, base)
+    except FileNotFoundError:
+        return [], []
+    except UnsafePath as exc:
+        return [], [f"skills skipped: {exc}"]
+    folders, warnings = [], []
+    for entry in entries:
+        path = f"{base}/{entry.name}" if base else entry.name
+        if entry.name.startswith("."):
+            continue
+        if entry.kind == "symlink":
+            warnings.append(f"skill skipped: {path} is a symlink")
+        elif entry.kind == "folder":
+            folders.append(path)
+    return folders, warnings
 
 
 def find_skills(
@@ -104,9 +146,9 @@ def find_skills(
     found: dict[str, Skill] = {}
     warnings: list[str] = []
 
-    def add(folder: Path, source: str, within: Path | None = None) -> None:
+    def add(root: Path, base: str, source: str) -> None:
         try:
-            skill = load_skill(folder, source, within)
+            skill = load_skill(root, base, source)
         except (OSError, ValueError) as exc:
             warnings.append(f"skill skipped: {exc}")
             return
@@ -114,18 +156,20 @@ def find_skills(
 
     for item in registered:
         if isinstance(item, str | Path):
-            add(Path(item), "plugin")
+            add(Path(item).resolve(), "", "plugin")
         else:
             warnings.append(f"a plugin registered a skill that is not a folder: {item!r}")
-    for base, source, within in (
-        (user_dir, "user", None),
-        (group_dir / ".claude" / "skills" if group_dir else None, "group", group_dir),
-    ):
-        if base is None or not base.is_dir():
-            continue
-        for folder in sorted(base.iterdir()):
+    # The user's folder is the host's own: its skill folders may be symlinks to elsewhere.
+    if user_dir is not None and user_dir.is_dir():
+        for folder in sorted(user_dir.iterdir()):
             if folder.is_dir() and not folder.name.startswith("."):
-                add(folder, source, within)
+                add(folder.resolve(), "", "user")
+    # The group's is its container's: nothing there is followed.
+    if group_dir is not None:
+        folders, refused = _skill_folders(group_dir, GROUP_SKILLS)
+        warnings += refused
+        for base in folders:
+            add(group_dir, base, "group")
     return found, warnings
 
 
@@ -149,31 +193,32 @@ def _clip(text: str) -> str:
 
 
 def _files(skill: Skill) -> list[str]:
-    out = []
-    for path in sorted(skill.folder.rglob("*")):
-        rel = path.relative_to(skill.folder)
-        if path.is_file() and rel.as_posix() != SKILL_FILE and not _SKIP_PARTS & set(rel.parts):
-            out.append(rel.as_posix())
-            if len(out) >= MAX_LISTED:
-                out.append("...")
-                break
-    return out
+    try:
+        files, more = list_files(skill.root, skill.base, skip=_SKIP_PARTS, limit=MAX_LISTED)
+    except (OSError, UnsafePath):
+        return []
+    return [f for f in files if f != SKILL_FILE] + (["..."] if more else [])
 
 
 def read_skill(skills: dict[str, Skill], name: str, file: str | None = None) -> tuple[str, bool]:
-    """(text, is_error): a skill's body with its file list, or one of its files."""
+    """(text, is_error): a skill's body with its file list, or one of its files. A
+    symlink, a FIFO or a path leaving the skill's folder is refused."""
     skill = skills.get(name)
     if skill is None:
         return f"no skill {name!r}; skills: {', '.join(sorted(skills)) or 'none'}", True
-    target = (skill.folder / (file or SKILL_FILE)).resolve()
-    if not target.is_relative_to(skill.folder):
-        return f"{file} is outside the skill {name}", True
-    if not target.is_file():
-        return f"the skill {name} has no file {file}", True
+    shown = file or SKILL_FILE
     try:
-        text = target.read_text(errors="replace")
+        text, cut = read_text(skill.root, skill.path_of(shown), max_bytes=MAX_SKILL_BYTES)
+    except UnsafePath as exc:
+        if exc.problem == OUTSIDE:
+            return f"{file} is outside the skill {name}", True
+        return f"refused: {exc}", True
+    except FileNotFoundError:
+        return f"the skill {name} has no file {file}", True
     except OSError as exc:
-        return f"cannot read {file or SKILL_FILE}: {exc.strerror}", True
+        return f"cannot read {shown}: {exc.strerror or exc}", True
+    if cut:
+        text += f"\n... [cut at {MAX_SKILL_BYTES} bytes]"
     if file:
         return _clip(text), False
     _meta, body = parse_skill(text)
