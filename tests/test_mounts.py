@@ -78,6 +78,7 @@ def test_mounts_in_a_container_read_only_unless_both_say_rw(
     monkeypatch.setenv("PYNCHY_RUNTIME", "podman")
     writable = shared / "scratch"
     writable.mkdir()
+    writable.chmod(0o777)  # writable by the agent's uid too, which as root is not ours
     assert (
         cli(
             "groups",

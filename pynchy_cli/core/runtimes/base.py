@@ -12,7 +12,7 @@ LABEL_GROUP = "pynchy.group"
 
 @dataclass(frozen=True)
 class Mount:
-    source: str  # host path (already resolved and allowed)
+    source: str  # host path (already resolved and allowed): a folder, or the socket file
     target: str  # path inside the container
     read_only: bool = False
 
@@ -29,7 +29,8 @@ class ContainerSpec:
     memory: str = "1g"
     workdir: str = "/workspace"
     labels: dict[str, str] = field(default_factory=dict)
-    user: str | None = None  # None: the image's user
+    # host uid:gid the agent runs as (a rootless engine maps it); None: the image's user
+    user: str | None = None
 
 
 @dataclass

@@ -65,3 +65,11 @@ class DockerRuntime(EngineRuntime):
 
     def _remove_named(self, name: str) -> None:
         self.client.api.remove_container(name, force=True)
+
+    def _ask_rootless(self) -> bool:
+        options = self.client.info().get("SecurityOptions") or []
+        return any("name=rootless" in option for option in options)
+
+    def _user_options(self, user: str, rootless: bool) -> dict[str, Any]:
+        # No keep-id here: a rootless engine's root is the host user, whose files these are.
+        return {"user": "0:0"} if rootless else {"user": user}

@@ -5,12 +5,19 @@ logs), so everything but connecting, creating and listing lives here. Every cont
 with all capabilities dropped, an init as PID 1, the configured limits and, unless the spec
 grants network, `--network none`; each subclass adds no-new-privileges and the cpu limit in
 its client's terms.
+
+The spec's user is a host uid:gid (core/agent/agent_user.py), which a rootful engine uses
+as is. A rootless engine (one run by an ordinary user, its container root being that user)
+maps it: podman with `--userns=keep-id`, so the host uid is the same uid inside; Docker has
+no keep-id, so there the agent runs as the container's root, which is the host user outside.
+Rootless is asked of the engine once per socket, and only when pynchy is not root.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +35,8 @@ from pynchy_cli.core.runtimes.detect import RUNTIME_HINT, EngineSocket
 from pynchy_cli.core.runtimes.polling import PollingRuntime
 
 DONE_STATES = ("exited", "stopped", "dead")
+
+_rootless: dict[str, bool] = {}  # engine socket url -> its engine runs rootless
 
 
 def start_error(engine: str, spec: ContainerSpec, explanation: str) -> PynchyError:
@@ -120,6 +129,14 @@ class EngineRuntime(PollingRuntime):
     def _remove_named(self, name: str) -> None:
         raise NotImplementedError
 
+    def _ask_rootless(self) -> bool:
+        """Ask the engine whether it runs without root."""
+        raise NotImplementedError
+
+    def _user_options(self, user: str, rootless: bool) -> dict[str, Any]:
+        """create() arguments that run the container as host `user` (see the module doc)."""
+        raise NotImplementedError
+
     # --- shared ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -136,6 +153,18 @@ class EngineRuntime(PollingRuntime):
 
     def _gone(self) -> contextlib.AbstractContextManager[None]:
         return ignoring_gone(self.not_found, self.api_error)
+
+    @property
+    def rootless(self) -> bool:
+        """The engine runs as an ordinary user. Never asked when pynchy is root: root's
+        engine is rootful."""
+        if os.geteuid() == 0:
+            return False
+        url = self.engine.url
+        if url not in _rootless:
+            with self._reach():
+                _rootless[url] = self._ask_rootless()
+        return _rootless[url]
 
     def _get(self, handle: ContainerHandle) -> Any | None:
         for key in dict.fromkeys((handle.id, handle.name)):
@@ -158,7 +187,7 @@ class EngineRuntime(PollingRuntime):
         if not spec.network:
             options["network_mode"] = "none"
         if spec.user:
-            options["user"] = spec.user
+            options.update(self._user_options(spec.user, self.rootless))
         return options
 
     def start(self, spec: ContainerSpec) -> ContainerHandle:

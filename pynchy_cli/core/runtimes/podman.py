@@ -72,3 +72,10 @@ class PodmanRuntime(EngineRuntime):
 
     def _remove_named(self, name: str) -> None:
         self.client.containers.remove(name, force=True)
+
+    def _ask_rootless(self) -> bool:
+        return bool(self.client.info().get("host", {}).get("security", {}).get("rootless"))
+
+    def _user_options(self, user: str, rootless: bool) -> dict[str, Any]:
+        # keep-id: the host uid is the same uid inside, so the workspace stays its own.
+        return {"user": user, "userns_mode": "keep-id"} if rootless else {"user": user}
