@@ -8,10 +8,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 from pynchy_cli.cli.common import context
-from pynchy_cli.cli.output import console
+from pynchy_cli.cli.output import console, neutralise_markup
 from pynchy_cli.cli.render import render_event
 
 if TYPE_CHECKING:
@@ -19,19 +18,18 @@ if TYPE_CHECKING:
 
 
 def _show(event: dict[str, Any], me: str) -> None:
+    """One event from serve. Senders, text and run events are stored text: neutralised."""
     kind = event.get("type")
     if kind == "message":
-        who, text = event.get("sender_kind"), event.get("content", "")
+        who = event.get("sender_kind")
+        sender = neutralise_markup(str(event.get("sender", "")))
+        text = neutralise_markup(str(event.get("content", "")))
         if who == "assistant":
-            console.print(
-                f"[bold]{escape(event.get('sender', ''))}:[/] {escape(text)}", soft_wrap=True
-            )
+            console.print(f"[bold]{sender}:[/] {text}", soft_wrap=True)
         elif who == "host":
-            console.print(f"[yellow]» pynchy: {escape(text)}[/]", soft_wrap=True)
+            console.print(f"[yellow]» pynchy: {text}[/]", soft_wrap=True)
         elif event.get("sender") != me:
-            console.print(
-                f"[blue]{escape(event.get('sender', ''))}:[/] {escape(text)}", soft_wrap=True
-            )
+            console.print(f"[blue]{sender}:[/] {text}", soft_wrap=True)
     elif kind == "run_event" and event.get("kind") in ("tool_use", "tool_result", "error"):
         render_event(event)
 
@@ -83,7 +81,7 @@ async def _interactive(client: ApiClient, group: str, me: str) -> None:
             _show(event, me)
 
     listener = asyncio.create_task(listen())
-    console.print(f"[dim]chatting in {group} · Ctrl-D to leave[/]")
+    console.print(f"[dim]chatting in {neutralise_markup(group)} · Ctrl-D to leave[/]")
     try:
         while True:
             line = await asyncio.to_thread(sys.stdin.readline)

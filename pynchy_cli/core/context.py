@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from pynchy_cli.core.config import Settings, load_settings
 from pynchy_cli.core.db import open_db
+from pynchy_cli.core.file_modes import secure_data_dir
 from pynchy_cli.core.paths import Paths, resolve_paths
 
 
@@ -23,6 +24,7 @@ class Context:
 
     @cached_property
     def db(self) -> Database:
+        secure_data_dir(self.paths)  # 700 before anything is written into it
         return open_db(self.paths.database)
 
     def with_overrides(self, **flags: Any) -> Context:

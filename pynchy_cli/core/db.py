@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from pynchy_cli.core.errors import ConflictError, UnavailableError
+from pynchy_cli.core.file_modes import PRIVATE_FILE, private_file, tighten
 from pynchy_cli.core.migrations import MIGRATIONS
 
 
@@ -19,6 +20,10 @@ def utcnow() -> str:
 
 def open_db(path: Path) -> Database:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Created 600 before SQLite opens it: SQLite gives the -wal and -shm files its mode.
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        tighten(path.with_name(path.name + suffix), PRIVATE_FILE, quiet=True)
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

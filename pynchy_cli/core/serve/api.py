@@ -6,29 +6,44 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
+import re
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientConnectionResetError, web
 
 from pynchy_cli.core.errors import NotFoundError, PynchyError
+from pynchy_cli.core.file_modes import OTHERS, PRIVATE_FILE
 from pynchy_cli.core.groups import find_group
 from pynchy_cli.core.serve import messages as msgs
 from pynchy_cli.core.serve.service import Service
 
 MAX_BODY = 256 * 1024
+MAX_NAME = 200  # group names, senders and platform ids
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+ID_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also takes "1_0" and "٣"
+log = logging.getLogger("pynchy.serve")
 SERVICE_KEY = web.AppKey("service", Service)
 
 
 def ensure_token(path: Path) -> str:
-    """The API token: created once, readable only by its owner."""
+    """The API token: created once, readable only by its owner. One that other users
+    could read (or an empty one, which would let anyone in) is replaced by a new one."""
     if path.exists():
-        return path.read_text().strip()
+        mode = stat.S_IMODE(path.stat().st_mode)
+        token = path.read_text().strip()
+        if token and not mode & OTHERS:
+            return token
+        why = f"open to other users (mode {mode:o})" if token else "empty"
+        log.warning("the API token %s was %s; replaced it with a new one", path, why)
+        path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     return token
@@ -38,20 +53,35 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+class BadInput(Exception):
+    """A request the API refuses with 400 and this one line."""
+
+
 def make_app(service: Service, token: str) -> web.Application:
+    expected = token.encode()
+
     @web.middleware
-    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path != "/health":
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return _error(401, "missing or wrong token")
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        """The token first; then every refusal, whoever raises it, is one JSON error line."""
+        if request.path != "/health" and not _token_matches(request, expected):
+            return _error(401, "missing or wrong token")
         try:
             return await handler(request)
+        except BadInput as exc:
+            return _error(400, str(exc))
         except PynchyError as exc:
-            status = 404 if isinstance(exc, NotFoundError) else 400
-            return _error(status, exc.line())
+            return _error(404 if isinstance(exc, NotFoundError) else 400, exc.line())
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"request body larger than {MAX_BODY} bytes")
+        except web.HTTPException as exc:  # aiohttp's own: unknown path, wrong method
+            if exc.status < 400:
+                raise
+            return _error(exc.status, f"{exc.reason.lower()}: {request.method} {request.path}")
+        except Exception:
+            log.exception("api: %s %s failed", request.method, request.path)
+            return _error(500, "internal error; see serve.log")
 
-    app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service
     app.router.add_get("/health", health)
     app.router.add_get("/status", status)
@@ -61,14 +91,60 @@ def make_app(service: Service, token: str) -> web.Application:
     return app
 
 
+def _token_matches(request: web.Request, expected: bytes) -> bool:
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    try:
+        return hmac.compare_digest(given.encode(), expected)
+    except UnicodeEncodeError:  # bytes no token has
+        return False
+
+
 def _group(request: web.Request):
     service = request.app[SERVICE_KEY]
-    group = find_group(service.db, request.match_info["name"])
+    name = _text(request.match_info["name"], "the group name", MAX_NAME)
+    group = find_group(service.db, name)
     if group is None:
-        raise NotFoundError(
-            f"no group named {request.match_info['name']!r}", "List groups with: pynchy groups list"
-        )
+        raise NotFoundError(f"no group named {name!r}", "List groups with: pynchy groups list")
     return service, group
+
+
+def _text(value: Any, what: str, max_chars: int) -> str:
+    """A string SQLite can store (no lone surrogates) of at most max_chars."""
+    if not isinstance(value, str):
+        raise BadInput(f"{what} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{what} is not valid Unicode (a lone surrogate)") from None
+    if len(value) > max_chars:
+        raise BadInput(f"{what} is longer than {max_chars} characters")
+    return value
+
+
+def _message_id(request: web.Request, name: str) -> int:
+    """A query parameter that is a message id: 0 up to SQLite's largest integer."""
+    raw = request.query.get(name, "0")
+    if not ID_DIGITS.fullmatch(raw) or int(raw) > MAX_ID:
+        raise BadInput(f"{name} must be a message id: a whole number from 0 to {MAX_ID}")
+    return int(raw)
+
+
+async def _json_object(request: web.Request, fields: dict[str, bool]) -> dict[str, Any]:
+    """The body as a JSON object with only these fields (name -> required)."""
+    shape = "body must be a JSON object: " + json.dumps({f: "..." for f in fields})
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, nested too deep
+        raise BadInput(shape) from None
+    if not isinstance(body, dict):
+        raise BadInput(shape)
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r}; {shape}")
+    missing = [f for f, required in fields.items() if required and f not in body]
+    if missing:
+        raise BadInput(f"missing field {missing[0]!r}; {shape}")
+    return body
 
 
 async def health(request: web.Request) -> web.Response:
@@ -81,10 +157,7 @@ async def status(request: web.Request) -> web.Response:
 
 async def read_messages(request: web.Request) -> web.Response:
     service, group = _group(request)
-    try:
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        return _error(400, "after must be a message id")
+    after = _message_id(request, "after")
     return web.json_response(
         {
             "group": group.name,
@@ -96,21 +169,17 @@ async def read_messages(request: web.Request) -> web.Response:
 
 async def post_message(request: web.Request) -> web.Response:
     service, group = _group(request)
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, 'body must be JSON: {"text": ...}')
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-        return _error(400, 'body must be JSON: {"text": ...}')
-    sender = body.get("sender") if isinstance(body.get("sender"), str) else "you"
-    kind = "system" if body.get("kind") == "system" else "person"
+    body = await _json_object(request, {"text": True, "sender": False, "kind": False, "id": False})
+    text = _text(body["text"], "text", msgs.MAX_MESSAGE_CHARS)
+    sender = _text(body.get("sender", "you"), "sender", MAX_NAME) or "you"
+    kind = body.get("kind", "person")
+    if kind not in ("person", "system"):
+        raise BadInput('kind must be "person" or "system"')
+    platform_id = body.get("id")
+    if platform_id is not None:
+        platform_id = _text(platform_id, "id", MAX_NAME)
     message, queued = await service.receive(
-        group,
-        sender or "you",
-        body["text"],
-        channel="terminal",
-        sender_kind=kind,
-        platform_id=body.get("id") if isinstance(body.get("id"), str) else None,
+        group, sender, text, channel="terminal", sender_kind=kind, platform_id=platform_id
     )
     return web.json_response({"message": message, "queued": queued}, status=201)
 
@@ -119,6 +188,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: messages, run events, run starts/ends and cursor moves."""
     service = request.app[SERVICE_KEY]
     group = request.query.get("group") or None
+    if group is not None and find_group(service.db, _text(group, "group", MAX_NAME)) is None:
+        raise NotFoundError(f"no group named {group!r}", "List groups with: pynchy groups list")
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )

@@ -42,18 +42,30 @@ class ApiClient:
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             async with self.session.request(method, self.base + path, **kwargs) as resp:
-                data = await resp.json(content_type=None)
-                if resp.status == 401:
-                    raise UnavailableError("the API refused our token", "Restart pynchy serve")
-                if resp.status == 404:
-                    raise NotFoundError(data.get("error", "not found").rstrip("."))
-                if resp.status >= 400:
-                    raise UsageError(data.get("error", f"HTTP {resp.status}").rstrip("."))
-                return data
+                return await self._answer(resp)
         except aiohttp.ClientConnectionError:
             raise UnavailableError(
                 f"cannot reach pynchy serve at {self.where}", START_HINT
             ) from None
+
+    async def _answer(self, resp: aiohttp.ClientResponse) -> dict[str, Any]:
+        """The JSON object serve answered, or its error as one PynchyError."""
+        try:
+            data = await resp.json(content_type=None)
+        except ValueError:  # another program on the port, or a proxy
+            data = None
+        if resp.status == 401:
+            raise UnavailableError("the API refused our token", "Restart pynchy serve")
+        if not isinstance(data, dict):
+            raise UnavailableError(
+                f"{self.where} answered HTTP {resp.status}, not as pynchy serve does",
+                "Is pynchy serve listening there? Pick its address with --port",
+            )
+        if resp.status == 404:
+            raise NotFoundError(str(data.get("error", "not found")).rstrip("."))
+        if resp.status >= 400:
+            raise UsageError(str(data.get("error", f"HTTP {resp.status}")).rstrip("."))
+        return data
 
     async def status(self) -> dict[str, Any]:
         return await self._json("GET", "/status")
@@ -72,8 +84,8 @@ class ApiClient:
         params = {"group": group} if group else {}
         try:
             async with self.session.get(self.base + "/events", params=params) as resp:
-                if resp.status == 401:
-                    raise UnavailableError("the API refused our token", "Restart pynchy serve")
+                if resp.status != 200:
+                    await self._answer(resp)  # raises its error
                 if on_connect:
                     on_connect()
                 async for raw in resp.content:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import os
 import signal
 from dataclasses import dataclass
 
@@ -12,12 +13,14 @@ from aiohttp import web
 
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import UnavailableError
+from pynchy_cli.core.file_modes import PRIVATE_FILE, private_dir, tighten
 from pynchy_cli.core.serve.api import ensure_token, make_app
 from pynchy_cli.core.serve.service import Service
 
 log = logging.getLogger("pynchy.serve")
 
 DRAIN_SECONDS = 60.0
+LOG_BACKUPS = 3
 
 
 @dataclass
@@ -30,13 +33,24 @@ class Listen:
         return f"unix:{self.socket}" if self.socket else f"http://{self.host}:{self.port}"
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are 600: each new one after a rotation too."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's hook for opening
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(ctx: Context, verbose: bool = False) -> None:
     """Key=value lines, to the data folder's serve.log and to the console."""
-    ctx.paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    # Quietly: the data folder is made private with the database (Context.db), whose
+    # line then reaches this log.
+    log_file = private_dir(ctx.paths.logs_dir, quiet=True) / "serve.log"
+    for n in range(LOG_BACKUPS + 1):
+        old = log_file.with_name(f"serve.log.{n}" if n else "serve.log")
+        tighten(old, PRIVATE_FILE, quiet=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
-        ctx.paths.logs_dir / "serve.log", maxBytes=10_000_000, backupCount=3
-    )
+    file_handler = PrivateLogFile(log_file, maxBytes=10_000_000, backupCount=LOG_BACKUPS)
     file_handler.setFormatter(fmt)
     console = logging.StreamHandler()
     console.setFormatter(fmt)
