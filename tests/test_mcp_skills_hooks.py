@@ -53,7 +53,7 @@ def last_trace(cli) -> dict:
 def audit_rows(home: Path) -> list[dict]:
     with sqlite3.connect(home / "pynchy.db") as db:
         db.row_factory = sqlite3.Row
-        rows = db.execute("select action, decision, detail from audit order by id").fetchall()
+        rows = db.execute("select action, decision, tier, detail from audit order by id").fetchall()
     return [{**dict(r), "detail": json.loads(r["detail"] or "{}")} for r in rows]
 
 
@@ -89,7 +89,7 @@ def test_reference_time_server_from_config(cli, tmp_path, pynchy_home, process_r
     allowed = [
         r for r in audit_rows(pynchy_home) if r["action"] == "tool:mcp__time__get_current_time"
     ]
-    assert [(r["decision"], r["detail"]["risk"]) for r in allowed] == [("allowed", "read")]
+    assert [(r["decision"], r["tier"]) for r in allowed] == [("allowed", "read")]
 
 
 def notes_config(tmp_path: Path, risk: str = "write", extra: str = "") -> tuple[str, Path]:
@@ -159,7 +159,7 @@ def test_external_risk_needs_approval(cli, tmp_path, pynchy_home, process_runtim
     assert not notes.exists()
     [row] = [r for r in audit_rows(pynchy_home) if r["action"] == "tool:mcp__notes__record"]
     assert (
-        row["decision"] == "refused" and row["detail"]["reason"] == "not approved"
+        row["decision"] == "denied" and row["detail"]["reason"] == "not approved"
     )  # no terminal to ask
 
 
@@ -283,9 +283,9 @@ def test_skills_listed_in_prompt_and_read_on_demand(cli, tmp_path, pynchy_home, 
     assert "outside the skill" in results[2]
     assert results[3] == "GROUP-SKILL-BODY"
     assert "must be one of greeting, release-notes" in results[4]
-    # a group skill that points outside the group folder is skipped with a warning
+    # a group skill that is a symlink (here to outside the group folder) is skipped with a warning
     warnings = [e["data"]["message"] for e in trace["events"] if e["kind"] == "error"]
-    assert any("escape" in w and "outside" in w for w in warnings), warnings
+    assert any("escape" in w and "symlink" in w for w in warnings), warnings
 
 
 # --- plugins, through their entry point -----------------------------------------------

@@ -8,12 +8,19 @@ import sys
 import time
 
 import typer
-from rich.markup import escape
 from rich.prompt import Confirm
 
 from pynchy_cli.cli import agent_image
 from pynchy_cli.cli.common import JSON_OPTION, context
-from pynchy_cli.cli.output import console, emit_json, emit_table, err_console, success
+from pynchy_cli.cli.output import (
+    console,
+    emit_json,
+    emit_table,
+    err_console,
+    neutralise,
+    neutralise_markup,
+    success,
+)
 from pynchy_cli.cli.render import render_event, summary_line
 from pynchy_cli.core import tasks
 from pynchy_cli.core.agent import control, store
@@ -29,7 +36,8 @@ DEFAULT_GROUP = "main"
 
 
 def _ask(question: str) -> bool:
-    return Confirm.ask(question, default=False, console=err_console)
+    # The question quotes the tool's arguments, which the agent chose.
+    return Confirm.ask(neutralise_markup(question), default=False, console=err_console)
 
 
 @app.command("run")
@@ -88,7 +96,9 @@ def run(
             task_id=task["id"] if task else None,
         ),
         on_event=show,
-        approver=TerminalApprover(c.db, _ask if sys.stdin.isatty() else None),
+        approver=TerminalApprover(
+            c.db, _ask if sys.stdin.isatty() else None, c.settings.limits.approval_timeout
+        ),
     )
     if agent_run.runtime.isolated:  # the process runtime cannot see other processes' runs
         control.cleanup_orphans(c, agent_run.runtime)
@@ -99,9 +109,10 @@ def run(
     record = store.get_run(c.db, outcome.run_id)
     if not as_json:
         style = "green" if outcome.status == "succeeded" else "red"
-        err_console.print(f"[{style}]{escape(summary_line(record))}[/]")
+        err_console.print(f"[{style}]{neutralise_markup(summary_line(record))}[/]")
         if outcome.status != "succeeded" and outcome.error:
-            err_console.print(f"pynchy: error: {outcome.error}", markup=False, soft_wrap=True)
+            error = neutralise(outcome.error)
+            err_console.print(f"pynchy: error: {error}", markup=False, soft_wrap=True)
     if outcome.status != "succeeded":
         raise typer.Exit(ExitCode.INTERRUPTED if outcome.status == "stopped" else 1)
 
@@ -162,20 +173,24 @@ def trace(
     if as_json:
         emit_json({"run": run, "events": events})
         return
-    console.rule(f"run {run['id']} · group {run['group_name']} · {run['status']}")
+    # Stored text throughout (prompts hold messages, the error a run's words): neutralised.
+    title = f"run {run['id']} · group {run['group_name']} · {run['status']}"
+    console.rule(neutralise_markup(title))
     console.print(
-        f"model {run['model']} · runtime {run['runtime']} · container {run['container']}\n"
-        f"started {run['started_at']} · finished {run['finished_at'] or '-'}",
+        neutralise(
+            f"model {run['model']} · runtime {run['runtime']} · container {run['container']}\n"
+            f"started {run['started_at']} · finished {run['finished_at'] or '-'}"
+        ),
         markup=False,
     )
     console.rule("system prompt", style="dim")
-    console.print(run["system_prompt"] or "", markup=False, soft_wrap=True)
+    console.print(neutralise(run["system_prompt"] or ""), markup=False, soft_wrap=True)
     console.rule("prompt", style="dim")
-    console.print(run["prompt"] or "", markup=False, soft_wrap=True)
+    console.print(neutralise(run["prompt"] or ""), markup=False, soft_wrap=True)
     console.rule("events", style="dim")
     for event in events:
         render_event(event, full=True)
     console.rule(style="dim")
     console.print(summary_line(run), markup=False)
     if run["error"]:
-        console.print(f"error: {run['error']}", markup=False, soft_wrap=True)
+        console.print(f"error: {neutralise(run['error'])}", markup=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from pynchy_cli import __version__
 from pynchy_cli.cli import (
     agent,
+    audit,
     backlog,
     chat,
     config,
@@ -88,6 +89,7 @@ app.add_typer(groups.app, name="groups")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(config.app, name="config")
 app.command("doctor")(doctor.doctor)
+app.command("audit")(audit.audit)
 plugin.add_plugin_commands(app)  # the `commands` kind: after the built-ins, never replacing one
 
 

@@ -30,7 +30,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from pynchy_cli.core.errors import ConfigError
+from pynchy_cli.core.errors import ConfigError, PynchyError
 from pynchy_cli.core.paths import Paths
 
 Provider = Literal["anthropic", "openai"]
@@ -64,6 +64,51 @@ class Limits(BaseModel):
     )
 
 
+Tier = Literal["read", "write", "external", "destructive"]
+Flag = Literal["untrusted_input", "secret_data", "public_sink"]
+PROFILE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class ProfileSettings(BaseModel):
+    """[profiles.NAME]: a security profile (see core.policy.profiles). Fields left out keep
+    the values of the built-in profile of the same name, else of `extends`."""
+
+    model_config = {"extra": "forbid"}
+
+    extends: str | None = None
+    description: str | None = None
+    tools: list[str] | None = None  # allowed tools: names or patterns (mcp__git__*)
+    mcp_servers: list[str] | None = None  # allowed MCP servers: names or patterns
+    tiers: dict[str, Tier] | None = None  # tier overrides by full tool name or pattern
+    ask: list[Tier] | None = None  # tiers a person approves
+    refuse: list[Tier] | None = None  # tiers never offered nor run
+    rate_limits: dict[str, str] | None = None  # tool pattern -> "20/minute"
+    network: bool | None = None  # groups with this profile may have --network
+    min_schedule_interval: str | None = None  # tasks agents schedule fire at most this often
+    max_active_tasks: int | None = Field(None, ge=0)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from pynchy_cli.core.policy.limits import parse_rate
+
+        for rate in (value or {}).values():
+            parse_rate(rate)
+        return value
+
+    @field_validator("min_schedule_interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None:
+            from pynchy_cli.core.tasks import parse_interval
+
+            try:
+                parse_interval(value)
+            except PynchyError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 class McpServerSettings(BaseModel):
     """[mcp.NAME]: an MCP server the host runs for agents (see core.plugins.mcp)."""
 
@@ -74,7 +119,11 @@ class McpServerSettings(BaseModel):
     env: dict[str, str] = {}
     headers: dict[str, str] = {}
     groups: list[str] | None = None
-    risk: Literal["read", "write", "external", "destructive"] = "external"
+    # The tier of tools that carry no MCP annotations; unset: destructive (core.policy.tiers).
+    risk: Tier | None = None
+    tiers: dict[str, Tier] = Field({}, description="per-tool tiers, e.g. {git_status = 'read'}")
+    flags: list[Flag] = Field([], description="trifecta flags of every tool of the server")
+    tool_flags: dict[str, list[Flag]] = Field({}, description="per-tool trifecta flags")
     description: str = ""
     cwd: str | None = None
     timeout: float = Field(120.0, gt=0)
@@ -111,6 +160,9 @@ class Settings(BaseSettings):
     allow_process_runtime: bool = False
     container_socket: str | None = None
     image: str = "localhost/pynchy-agent:latest"
+    agent_uid: int = Field(
+        10001, gt=0, description="uid (and gid) agents run as when pynchy runs as root"
+    )
     limits: Limits = Limits()
     api: ApiSettings = ApiSettings()
     accounts: dict[str, Account] = {}
@@ -120,6 +172,17 @@ class Settings(BaseSettings):
     mcp: dict[str, McpServerSettings] = Field(
         {}, description="MCP servers the host runs for agents: [mcp.NAME]"
     )
+    profiles: dict[str, ProfileSettings] = Field(
+        {}, description="security profiles groups are given: [profiles.NAME]"
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, value: dict[str, ProfileSettings]) -> dict[str, ProfileSettings]:
+        for name in value:
+            if not PROFILE_NAME_RE.match(name):
+                raise ValueError(f"profile name {name!r}: use lowercase letters, digits, - or _")
+        return value
 
     @field_validator("assistant_name")
     @classmethod

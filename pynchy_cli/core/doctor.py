@@ -43,6 +43,17 @@ def _database(c: Context) -> Check:
     return Check("database", True, f"{c.paths.database} (WAL, migrations current)")
 
 
+def _file_modes(c: Context) -> Check:
+    from pynchy_cli.core.file_modes import open_to_others
+
+    loose = open_to_others(c.paths)
+    if not loose:
+        return Check("file modes", True, "config and data private to you", required=False)
+    shown = ", ".join(f"{path} ({mode:o})" for path, mode in loose)
+    fix = "; ".join(f"chmod go-rwx {path}" for path, _ in loose)
+    return Check("file modes", False, f"open to other users: {shown}", fix, required=False)
+
+
 def _runtime(c: Context) -> Check:
     settings = c.settings
     if settings.runtime not in ENGINE_RUNTIMES:  # a plugin's runtime: can it be made?
@@ -110,6 +121,7 @@ CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("python", _python),
     ("config", _config),
     ("database", _database),
+    ("file modes", _file_modes),
     ("runtime", _runtime),
     ("image", _image),
     ("plugins", _plugins),

@@ -15,6 +15,7 @@ from pynchy_cli.core.agent.mounts import resolve_mounts
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import ConflictError, NotFoundError, UsageError
 from pynchy_cli.core.paths import Paths
+from pynchy_cli.core.workspace_files import write_file
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -48,6 +49,7 @@ class Group:
     last_answered_id: int
     created_at: str
     mounts: list[str] = field(default_factory=list)  # "PATH[:rw]", checked by the allowlist
+    profile: str = "default"  # its security profile (core.policy.profiles)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Group:
@@ -66,6 +68,7 @@ class Group:
             last_answered_id=row["last_answered_id"] or 0,
             created_at=row["created_at"],
             mounts=json.loads(row.get("mounts") or "[]"),
+            profile=row.get("profile") or "default",
         )
 
     @property
@@ -84,6 +87,7 @@ class Group:
             "channel": self.channel,
             "chat_id": self.chat_id,
             "mounts": self.mounts,
+            "profile": self.profile,
             "created_at": self.created_at,
         }
 
@@ -100,9 +104,7 @@ def validate_name(name: str) -> str:
 def ensure_global_memory(paths: Paths) -> Path:
     folder = paths.global_memory_dir
     folder.mkdir(parents=True, exist_ok=True)
-    memory = folder / MEMORY_FILE
-    if not memory.exists():
-        memory.write_text(_GLOBAL_MEMORY)
+    write_file(folder, MEMORY_FILE, _GLOBAL_MEMORY, replace=False)
     return folder
 
 
@@ -120,7 +122,10 @@ def add_group(
     channel: str = "terminal",
     chat_id: str | None = None,
     mounts: list[str] | None = None,
+    profile: str | None = None,
 ) -> Group:
+    """A new group; `profile` is checked against the settings by the caller
+    (core.policy.profiles.check_assignment)."""
     validate_name(name)
     if mounts:
         resolve_mounts(paths, mounts)  # refuse now what every run would refuse
@@ -136,9 +141,8 @@ def add_group(
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} exists and is not a folder", "Choose another --folder")
     target.mkdir(parents=True, exist_ok=True)
-    memory = target / MEMORY_FILE
-    if not memory.exists():
-        memory.write_text(_GROUP_MEMORY.format(name=name))
+    # An existing workspace's memory (even a symlink a container planted) is left alone.
+    write_file(target, MEMORY_FILE, _GROUP_MEMORY.format(name=name), replace=False)
     ensure_global_memory(paths)
     db["groups"].insert(
         {
@@ -152,6 +156,7 @@ def add_group(
             "channel": channel,
             "chat_id": chat_id,
             "mounts": json.dumps(mounts or []),
+            "profile": profile,
             "last_answered_id": 0,
             "created_at": utcnow(),
         }
@@ -190,13 +195,35 @@ def list_groups(db: Database) -> list[Group]:
 
 def update_group(db: Database, name: str, **fields: Any) -> Group:
     group = get_group(db, name)
-    allowed = {"admin", "trigger", "model", "account", "network", "session_id", "last_answered_id"}
+    allowed = {
+        *("admin", "trigger", "model", "account", "network", "session_id", "last_answered_id"),
+        *("channel", "chat_id", "mounts", "profile"),
+    }
     bad = set(fields) - allowed
     if bad:
         raise UsageError(f"cannot change {', '.join(sorted(bad))} of a group")
     values = {k: (int(v) if isinstance(v, bool) else v) for k, v in fields.items()}
+    if "mounts" in values:
+        values["mounts"] = json.dumps(values["mounts"] or [])
     db["groups"].update(group.id, values)
     return get_group(db, name)
+
+
+def set_group(db: Database, paths: Paths, name: str, **changes: Any) -> Group:
+    """Change a group's settings (those of `pynchy groups add` but its folder), checked as
+    add_group checks them; `profile` is checked by the caller."""
+    group = get_group(db, name)
+    if changes.get("mounts"):
+        resolve_mounts(paths, changes["mounts"])  # refuse now what every run would refuse
+    channel = changes.get("channel", group.channel)
+    chat_id = changes.get("chat_id", group.chat_id)
+    if channel and chat_id and (channel, chat_id) != (group.channel, group.chat_id):
+        taken = _find_by_chat(db, channel, chat_id)
+        if taken is not None and taken.id != group.id:
+            raise ConflictError(
+                f"{channel} chat {chat_id} is already mapped to a group", "See: pynchy groups list"
+            )
+    return update_group(db, name, **changes) if changes else group
 
 
 def remove_group(db: Database, name: str, *, delete_files: bool = False) -> Group:
@@ -213,5 +240,5 @@ def remove_group(db: Database, name: str, *, delete_files: bool = False) -> Grou
             db.execute(f"delete from {table} where group_id = ?", [group.id])
         db.execute("delete from groups where id = ?", [group.id])
     if delete_files and group.path.exists():
-        shutil.rmtree(group.path)
+        shutil.rmtree(group.path)  # fd-based on Linux: symlinks inside are unlinked, not followed
     return group

@@ -204,3 +204,16 @@ def m0004_group_mounts(db: Database) -> None:
     # Extra folders a group asks for (JSON list of "PATH[:rw]"), checked against the
     # allowlist at every run.
     db["groups"].add_column("mounts", str)
+
+
+@MIGRATIONS(name="0005_policy")
+def m0005_policy(db: Database) -> None:
+    # Each tool decision's tier, and what the call then did: outcome ok | error, with a
+    # short error. Rate limits count a group's recent rows: index by group and time.
+    db["audit"].add_column("tier", str)
+    db["audit"].add_column("outcome", str)
+    db["audit"].add_column("error", str)
+    db["audit"].create_index(["group_id", "at"])
+    db["audit"].create_index(["at"])
+    # A group's security profile (core.policy.profiles); null means `default`.
+    db["groups"].add_column("profile", str)

@@ -56,6 +56,26 @@ def next_run(kind: str, spec: str, after: datetime | None = None) -> datetime | 
     return None
 
 
+def shortest_gap(kind: str, spec: str, samples: int = 200) -> float | None:
+    """The shortest time in seconds between two runs of a task (None for a task that runs
+    once). For cron, the least gap among the next `samples` firings: enough to see a
+    minute-level (or croniter's seconds-field) pattern repeat."""
+    if kind == "interval":
+        return float(parse_interval(spec))
+    if kind != "cron":
+        return None
+    validate(kind, spec)
+    times = croniter(spec, _now().astimezone())
+    previous = times.get_next(datetime)
+    gap = None
+    for _ in range(samples):
+        current = times.get_next(datetime)
+        step = (current - previous).total_seconds()
+        gap = step if gap is None else min(gap, step)
+        previous = current
+    return gap
+
+
 def validate(kind: str, spec: str) -> str:
     if kind not in KINDS:
         raise UsageError(f"unknown task kind {kind!r}", "Use cron, interval or once")

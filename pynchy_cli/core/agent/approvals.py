@@ -1,8 +1,10 @@
-"""Approvals: a person decides on tools of the external and destructive tiers.
+"""Approvals: a person decides on the calls the policy gate (core.policy.gate) asks about.
 
-The request is recorded, shown on the group's channel as a host notice, and waits for a
-person's `approve ID` or `deny ID`. No answer in time means deny. Every decision is kept
-in the approvals table and the audit log.
+The request is recorded, shown with the gate's reason on the group's channel as a host
+notice (serve) or asked on the terminal (`pynchy agent run`), and waits for a person's
+`approve ID` or `deny ID`. No answer in time means the request expired, which denies the
+call. Every request and its answer is kept in the approvals table; the gate records the
+decision in the audit log.
 """
 
 from __future__ import annotations
@@ -11,20 +13,34 @@ import asyncio
 import json
 import re
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from pynchy_cli.core.agent import store
 from pynchy_cli.core.db import utcnow
 
 ANSWER_RE = re.compile(r"^\s*(approve|deny)\s+([a-z0-9]{4,12})\s*[.!]?\s*$", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # approved | denied | expired
+    by: str  # who answered: a sender, "terminal", "timeout", "no terminal"
+    approval_id: str
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+
 class Approver(Protocol):
-    async def request(self, run_id: str, group_id: int, tool: str, arguments: dict) -> bool:
-        """True when a person approved this call."""
+    async def request(
+        self, run_id: str, group_id: int, tool: str, arguments: dict, reason: str
+    ) -> Verdict:
+        """Ask a person about this call; `reason` says why the gate asks."""
 
 
 def _describe(tool: str, arguments: dict[str, Any]) -> str:
@@ -48,21 +64,11 @@ def _record(
     )
 
 
-def _decide(
-    db: Database, approval_id: str, status: str, by: str, run_id: str, group_id: int, tool: str
-) -> None:
+def _decide(db: Database, approval_id: str, status: str, by: str) -> Verdict:
     db["approvals"].update(
         approval_id, {"status": status, "decided_by": by, "decided_at": utcnow()}
     )
-    store.audit(
-        db,
-        f"approval:{tool}",
-        status,
-        run_id=run_id,
-        group_id=group_id,
-        approval=approval_id,
-        by=by,
-    )
+    return Verdict(status, by, approval_id)
 
 
 class ChannelApprover:
@@ -75,33 +81,26 @@ class ChannelApprover:
         self.timeout = timeout
         self._pending: dict[str, tuple[int, asyncio.Future[tuple[bool, str]]]] = {}
 
-    async def request(self, run_id: str, group_id: int, tool: str, arguments: dict) -> bool:
+    async def request(
+        self, run_id: str, group_id: int, tool: str, arguments: dict, reason: str
+    ) -> Verdict:
         approval_id = secrets.token_hex(3)
         _record(self.db, approval_id, run_id, group_id, tool, arguments)
         future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
         self._pending[approval_id] = (group_id, future)
-        await self.notify(
-            group_id,
-            f"Approval needed for {_describe(tool, arguments)}. "
-            f"Reply 'approve {approval_id}' or 'deny {approval_id}' within "
-            f"{int(self.timeout)}s.",
-        )
         try:
+            await self.notify(
+                group_id,
+                f"Approval needed for {_describe(tool, arguments)} ({reason}). "
+                f"Reply 'approve {approval_id}' or 'deny {approval_id}' within "
+                f"{int(self.timeout)}s.",
+            )
             approved, by = await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            approved, by = False, "timeout"
+            return _decide(self.db, approval_id, "expired", "timeout")
         finally:
             self._pending.pop(approval_id, None)
-        _decide(
-            self.db,
-            approval_id,
-            "approved" if approved else ("expired" if by == "timeout" else "denied"),
-            by,
-            run_id,
-            group_id,
-            tool,
-        )
-        return approved
+        return _decide(self.db, approval_id, "approved" if approved else "denied", by)
 
     def answer(self, group_id: int, text: str, sender: str) -> str | None:
         """Resolve a pending approval from a message; returns a notice, or None if the
@@ -119,21 +118,56 @@ class ChannelApprover:
 
 
 class TerminalApprover:
-    """Asks on the terminal (pynchy agent run); without one, denies."""
+    """Asks on the terminal (pynchy agent run); without one, denies.
 
-    def __init__(self, db: Database, ask: Callable[[str], bool] | None):
+    `ask(question) -> bool` shows the question and reads the answer; it runs in a daemon
+    thread so that no answer within `timeout` seconds expires the request (the thread may
+    stay blocked on the terminal; the process does not wait for it). While an expired
+    question still waits on the terminal, later requests expire at once."""
+
+    def __init__(
+        self, db: Database, ask: Callable[[str], bool] | None, timeout: float | None = None
+    ):
         self.db = db
         self.ask = ask
+        self.timeout = timeout
+        self._asking: threading.Thread | None = None
 
-    async def request(self, run_id: str, group_id: int, tool: str, arguments: dict) -> bool:
+    async def request(
+        self, run_id: str, group_id: int, tool: str, arguments: dict, reason: str
+    ) -> Verdict:
         approval_id = secrets.token_hex(3)
         _record(self.db, approval_id, run_id, group_id, tool, arguments)
         if self.ask is None:
-            approved, by = False, "no terminal"
-        else:
-            approved = await asyncio.to_thread(self.ask, f"Allow {_describe(tool, arguments)}?")
-            by = "terminal"
-        _decide(
-            self.db, approval_id, "approved" if approved else "denied", by, run_id, group_id, tool
-        )
-        return approved
+            return _decide(self.db, approval_id, "denied", "no terminal")
+        if self._asking is not None and self._asking.is_alive():
+            return _decide(self.db, approval_id, "expired", "timeout")
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        ask, question = self.ask, f"Allow {_describe(tool, arguments)}? ({reason})"
+
+        def read() -> None:
+            try:
+                value: bool | BaseException = bool(ask(question))
+            except BaseException as exc:  # EOF, interrupt: no approval
+                value = exc
+            loop.call_soon_threadsafe(_settle, answer, value)
+
+        self._asking = threading.Thread(target=read, name="approval", daemon=True)
+        self._asking.start()
+        try:
+            approved = await asyncio.wait_for(asyncio.shield(answer), self.timeout)
+        except TimeoutError:
+            return _decide(self.db, approval_id, "expired", "timeout")
+        except Exception:
+            approved = False
+        return _decide(self.db, approval_id, "approved" if approved else "denied", "terminal")
+
+
+def _settle(future: asyncio.Future[bool], value: bool | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(value, BaseException):
+        future.set_exception(RuntimeError(f"no answer: {type(value).__name__}"))
+    else:
+        future.set_result(value)

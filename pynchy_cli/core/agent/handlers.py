@@ -4,8 +4,10 @@ The socket (host_socket.RunSocket) has already checked each request's token, gro
 and shape; RunHandlers answers its op with the run's prepared context (prepare.PreparedRun):
 the run input, model calls proxied to the agent core (which adds the account's real
 credentials), tool calls served on the host, checks of local tools, the container's own
-events and follow-up prompts. It keeps what the conversation leaves behind: history,
-result, error, the arguments of the latest tool calls and the number of model calls.
+events and follow-up prompts. Every tool call and check passes the run's policy gate
+(core.policy.gate) between the plugins' before_tool hooks and the call. It keeps what
+the conversation leaves behind: history, result, error, the arguments of the latest tool
+calls and the number of model calls.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pynchy_cli.core.agent.prepare import PreparedRun
 from pynchy_cli.core.agent_cores.base import AgentCore
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.plugins.lifecycle import ToolDecision, ToolResult
+from pynchy_cli.core.policy.gate import Decision
 
 _ALLOWED_CONTAINER_EVENTS = ("tool_result", "result", "error")
 
@@ -34,11 +37,13 @@ class RunHandlers:
     ):
         self.run = run
         self.followups = followups  # the group's next prompts, for a warm container (serve)
-        self.approver = approver  # a person decides on external/destructive tools
+        self.gate = run.gate
+        self.gate.approver = approver  # a person decides on the calls the gate asks about
         self.events = run.events
         self.core: AgentCore | None = None  # set by the lifecycle once the run may start
         self.history: list[dict[str, Any]] = run.history  # the session, saved after the run
         self.tool_inputs: dict[str, dict[str, Any]] = {}  # tool_use id -> arguments
+        self.local_decisions: dict[str, Decision] = {}  # tool_use id -> the gate's decision
         self.model_calls = 0
         self.result: dict[str, Any] | None = None  # the container's result event
         self.error: str | None = None  # why the run failed; the lifecycle sets it too
@@ -55,7 +60,7 @@ class RunHandlers:
         if op == protocol.OP_EVENT:
             return self.container_event(body)
         if op == protocol.OP_TOOL_CHECK:
-            return self.tool_check(body)
+            return await self.tool_check(body)
         return await self.followup(body)
 
     def run_input(self) -> dict[str, Any]:
@@ -101,6 +106,7 @@ class RunHandlers:
             raise
         self.history = [*request["messages"], {"role": "assistant", "content": result.content}]
         self.tool_inputs = {b["id"]: b["input"] for b in result.content if b["type"] == "tool_use"}
+        self._refuse_unoffered(result.content)
         for block in result.content:
             if block["type"] == "text" and block["text"].strip():
                 self.events.emit("text", text=block["text"])
@@ -120,59 +126,79 @@ class RunHandlers:
     # --- tool calls --------------------------------------------------------------------
 
     async def tool_call(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Run a tool the host serves (pynchy's own, MCP or plugin tools), between the
-        plugins' before_tool and after_tool hooks; every host tool call goes through here."""
+        """Run a tool the host serves (pynchy's own, MCP or plugin tools): the plugins'
+        before_tool hooks, the schema check, the policy gate, the call, its outcome on the
+        audit row, then the after_tool hooks. Every host tool call goes through here."""
         run = self.run
         name, arguments = body.get("name"), body.get("input", {})
-        if not isinstance(name, str) or name not in run.host_tool_names:
+        if not isinstance(name, str) or name not in run.known_host_tools:
             raise protocol.ProtocolError(f"no host tool {str(name)[:64]!r}")
         if not isinstance(arguments, dict):
-            content, is_error = await run.toolbox.call(name, arguments)  # refused there
+            content, is_error = "arguments must be an object", True
+            self.gate.refuse(name, content)
         else:
-            decision = self._before_tool(name, arguments)
-            arguments = decision.arguments
-            if decision.refused:
-                content, is_error = f"refused: {decision.refused}", True
-            elif run.ext.owns(name):
-                content, is_error = await run.ext.call(
-                    name,
-                    arguments,
-                    self.events.audit_tool,
-                    self._approve if self.approver else None,
-                )
+            hooked = self._before_tool(name, arguments)
+            arguments = hooked.arguments
+            problem = None if hooked.refused else run.argument_problem(name, arguments)
+            if hooked.refused:
+                content, is_error = f"refused: {hooked.refused}", True
+            elif problem:
+                self.gate.refuse(name, problem)
+                content, is_error = problem, True
             else:
-                content, is_error = await run.toolbox.call(name, arguments)
+                decision = await self.gate.check(name, arguments)
+                if decision.allowed:
+                    serve = run.ext.call if run.ext.owns(name) else run.toolbox.call
+                    content, is_error = await serve(name, arguments)
+                    self.gate.record_outcome(decision, content, is_error)
+                else:
+                    content, is_error = decision.message, True
             run.ext.hooks.after_tool(run.info, name, arguments, ToolResult(content, is_error))
         self.events.emit("tool_result", name=name, content=content, is_error=is_error)
         return {"content": content, "is_error": is_error}
 
-    def tool_check(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The container asks before it runs a local tool: plugins may change or refuse it."""
+    async def tool_check(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The container asks before it runs a local tool: plugins may change or refuse
+        it, then the gate decides (and may ask a person)."""
         name, arguments, tool_id = body.get("name"), body.get("input", {}), body.get("id")
-        if not isinstance(name, str) or name not in self.run.tool_checks:
+        if not isinstance(name, str) or name not in protocol.LOCAL_TOOL_NAMES:
             raise protocol.ProtocolError(f"no local tool to check {str(name)[:64]!r}")
         if not isinstance(arguments, dict):
             raise protocol.ProtocolError("tool input must be an object")
-        decision = self._before_tool(name, arguments)
-        if isinstance(tool_id, str):
-            self.tool_inputs[tool_id] = decision.arguments
-        if decision.refused:
-            return {"allow": False, "reason": decision.refused}
-        return {"allow": True, "input": decision.arguments}
+        tool_id = tool_id[:128] if isinstance(tool_id, str) else None
+        if name in self.run.tool_checks:
+            hooked = self._before_tool(name, arguments)
+            arguments = hooked.arguments
+            if tool_id:
+                self.tool_inputs[tool_id] = arguments
+            if hooked.refused:
+                return {"allow": False, "reason": hooked.refused}
+        decision = await self.gate.check(name, arguments)
+        if not decision.allowed:
+            return {"allow": False, "reason": decision.message}
+        if tool_id:
+            self.local_decisions[tool_id] = decision
+        return {"allow": True, "input": arguments}
 
     def _before_tool(self, name: str, arguments: dict[str, Any]) -> ToolDecision:
         decision = self.run.ext.hooks.before_tool(self.run.info, name, arguments)
         if decision.refused:
-            self.events.audit_tool(name, "refused", reason=decision.refused, by="hook")
+            self.gate.refuse(name, decision.refused, by="hook")
         elif decision.changed_by:
             self.events.audit_tool(
                 name, "changed", by=decision.changed_by, arguments=decision.arguments
             )
         return decision
 
-    async def _approve(self, tool: str, arguments: dict[str, Any]) -> bool:
-        assert self.approver is not None
-        return await self.approver.request(self.run.run_id, self.run.group.id, tool, arguments)
+    def _refuse_unoffered(self, content: list[dict[str, Any]]) -> None:
+        """A model's call of one of pynchy's tools that this run does not offer (its
+        profile forbids it) is refused by the container; the host records it."""
+        for block in content:
+            name = block.get("name")
+            if block["type"] != "tool_use" or name in self.run.tool_specs:
+                continue
+            if self.gate.knows(name):
+                self.gate.refuse(name, self.gate.refusal(name) or f"{name} is not offered")
 
     # --- the container's events and follow-ups -----------------------------------------
 
@@ -190,6 +216,9 @@ class RunHandlers:
             self.events.emit(
                 kind, tool_use_id=tool_id, name=name, content=content, is_error=is_error
             )
+            decision = self.local_decisions.pop(tool_id, None)
+            if decision is not None and decision.tool == name:
+                self.gate.record_outcome(decision, content, is_error)
             if name in protocol.LOCAL_TOOL_NAMES:
                 arguments = self.tool_inputs.get(tool_id, {})
                 self.run.ext.hooks.after_tool(

@@ -1,9 +1,7 @@
-"""pynchy's own tools: they run on the host, checked by the security policy first.
+"""pynchy's own tools: they run on the host, after the policy gate allowed the call.
 
-Each tool has a risk tier. `read` runs at once; `write` runs when the rules allow it
-(here: it only touches the calling group's own messages, tasks and session);
-`external` and `destructive` need a person's approval on the group's channel.
-Every call and its decision is recorded in the audit table.
+Each tool only touches the calling group's own messages, tasks and session. Their tiers
+are in core.policy.tiers; the gate (core.policy.gate) decides and records every call.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from pynchy_cli.core import tasks
-from pynchy_cli.core.agent import store
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.groups import Group
@@ -58,16 +55,6 @@ HOST_TOOLS: list[dict[str, Any]] = [
 HOST_TOOL_NAMES = tuple(t["name"] for t in HOST_TOOLS)
 SPECS = {t["name"]: t for t in HOST_TOOLS}
 
-RISK = {
-    "send_message": "write",
-    "schedule_task": "write",
-    "list_tasks": "read",
-    "pause_task": "write",
-    "resume_task": "write",
-    "cancel_task": "write",
-    "reset_context": "write",
-}
-
 _JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list}
 
 
@@ -106,25 +93,17 @@ class HostToolbox:
     reset_requested: bool = False
     sent: list[str] = field(default_factory=list)
 
-    async def call(self, name: str, arguments: Any) -> tuple[str, bool]:
+    def check(self, name: str, arguments: Any) -> str | None:
+        """Why these arguments do not fit the tool's schema, or None."""
         spec = SPECS.get(name)
-        if spec is None:
-            self._audit(name, "refused", reason="unknown tool")
-            return f"unknown tool {name}", True
-        problem = check_arguments(spec, arguments)
-        if problem:
-            self._audit(name, "refused", reason=problem)
-            return problem, True
-        self._audit(name, "allowed", risk=RISK[name], arguments=arguments)
+        return f"unknown tool {name}" if spec is None else check_arguments(spec, arguments)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
+        """Run a tool the gate allowed (arguments checked by `check`): (text, is_error)."""
         try:
             return await getattr(self, "_" + name)(**arguments), False
         except PynchyError as exc:
             return exc.line(), True
-
-    def _audit(self, tool: str, decision: str, **detail: Any) -> None:
-        store.audit(
-            self.db, f"tool:{tool}", decision, run_id=self.run_id, group_id=self.group.id, **detail
-        )
 
     async def _send_message(self, text: str) -> str:
         self.db["messages"].insert(

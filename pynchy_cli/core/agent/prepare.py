@@ -1,15 +1,16 @@
 """Preparing one agent run: everything decided before its container starts.
 
-From a RunRequest it chooses the model and the runtime, builds the host toolbox and the
-plugin extensions, gathers the tool specs the run may use, resumes (or starts) the
-group's session and writes the system prompt. The socket handlers and the container
+From a RunRequest it chooses the model and the runtime, the group's security profile and
+the run's policy gate, builds the host toolbox and the plugin extensions, gathers the
+tool specs the gate offers, resumes (or starts) the group's session and writes the
+system prompt. The socket handlers and the container
 lifecycle both read the resulting PreparedRun.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pynchy_cli import protocol
@@ -22,6 +23,8 @@ from pynchy_cli.core.groups import Group, ensure_global_memory
 from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safely
 from pynchy_cli.core.plugins.lifecycle import RunInfo
+from pynchy_cli.core.policy.gate import PolicyGate
+from pynchy_cli.core.policy.profiles import profile_for_run
 from pynchy_cli.core.runtimes.base import Runtime
 from pynchy_cli.core.runtimes.select import get_runtime
 
@@ -55,7 +58,16 @@ class PreparedRun:
         self.settings = ctx.settings
         self.db = ctx.db
         self.request = request
-        self.group = request.group
+        self.profile, warning = profile_for_run(self.settings, request.group.profile)
+        self.policy_warnings = [warning] if warning else []  # told once the run exists
+        if request.group.network and not self.profile.network:
+            self.policy_warnings.append(
+                f"no network: the security profile {self.profile.name} does not allow it"
+            )
+        # The container gets a network only if the group asks and its profile allows it;
+        # the container spec reads request.group, so the effective group goes there too.
+        network = request.group.network and self.profile.network
+        request.group = self.group = replace(request.group, network=network)
         self.run_id = store.new_run_id()
         self.token = secrets.token_urlsafe(32)  # the container's key to the run's socket
         self.events = RunEvents(self.db, self.run_id, self.group.id, on_event)
@@ -71,8 +83,20 @@ class PreparedRun:
         )
         if plugins is CONFIGURED_PLUGINS:
             plugins = load_plugins_safely(self.settings)
+        self.gate = PolicyGate(
+            self.db,
+            run_id=self.run_id,
+            group_id=self.group.id,
+            profile=self.profile,
+            session_id=None if request.new_session else self.group.session_id,
+        )
         self.ext = RunExtensions(
-            plugins, self.settings, ctx.paths, self.group, self.events.hook_failed
+            plugins,
+            self.settings,
+            ctx.paths,
+            self.group,
+            self.events.hook_failed,
+            allow_server=self.profile.allows_server,
         )
         self.info = RunInfo(
             run_id=self.run_id,
@@ -85,42 +109,62 @@ class PreparedRun:
             settings=self.settings,
         )
         extra = self.ext.static_specs()
-        # Every tool the model may be offered; the host serves those in host_tool_names.
-        self.tool_specs = {t["name"]: t for t in [*protocol.LOCAL_TOOLS, *HOST_TOOLS, *extra]}
-        self.host_tool_names = {*HOST_TOOL_NAMES, *(t["name"] for t in extra)}
-        # Local tools the container asks about first, when a plugin has a before_tool hook.
-        self.tool_checks = (
-            list(protocol.LOCAL_TOOL_NAMES) if self.ext.hooks.has("pynchy_before_tool") else []
-        )
+        # The tools the gate offers; the host serves those in host_tool_names. Host tools
+        # it does not offer stay known, so that a forged call is refused and recorded.
+        everything = [*protocol.LOCAL_TOOLS, *HOST_TOOLS, *extra]
+        self.tool_specs = {t["name"]: t for t in everything if self.gate.offers(t["name"])}
+        self.known_host_tools = {*HOST_TOOL_NAMES, *(t["name"] for t in extra)}
+        self.host_tool_names = {n for n in self.known_host_tools if n in self.tool_specs}
+        # Local tools the container asks about first: all of them when a plugin has a
+        # before_tool hook, else those the profile has a rule for.
+        hooked = self.ext.hooks.has("pynchy_before_tool")
+        self.tool_checks = [
+            n
+            for n in protocol.LOCAL_TOOL_NAMES
+            if n in self.tool_specs and (hooked or self.gate.watches(n))
+        ]
         self.session_id = (
             None if request.new_session else self.group.session_id
         ) or store.new_session_id()
         self.history = (
             [] if request.new_session else store.load_session(self.db, self.group.session_id)
         )
-        self.system = self._system_prompt()
+        self.prompt_warnings: list[str] = []  # refused memory files, told once the run exists
+        self.system = self._system_prompt(self.prompt_warnings)
 
-    def _system_prompt(self) -> str:
+    def _system_prompt(self, warnings: list[str] | None = None) -> str:
         return system_prompt(
             self.settings.assistant_name,
             self.group,
             ensure_global_memory(self.ctx.paths),
             list(self.tool_specs),
             skills=self.ext.skill_list(),
+            warnings=warnings,
         )
 
     async def add_mcp_tools(self) -> None:
         """Start (or recall) the MCP servers this group may use and add their tools.
         Called once the run is allowed to start; the run row must exist."""
-        for warning in self.ext.take_warnings():
+        for warning in [*self.policy_warnings, *self.prompt_warnings, *self.ext.take_warnings()]:
             self.events.warn(warning)
         specs = await self.ext.mcp_specs()
         for warning in self.ext.take_warnings():
             self.events.warn(warning)
         if not specs:
             return
+        self.gate.add_mcp_rules(self.ext.mcp_rules())
         for spec in specs:
-            self.tool_specs[spec["name"]] = spec
-            self.host_tool_names.add(spec["name"])
+            self.known_host_tools.add(spec["name"])
+            if self.gate.offers(spec["name"]):
+                self.tool_specs[spec["name"]] = spec
+                self.host_tool_names.add(spec["name"])
         self.system = self._system_prompt()
         store.update_run(self.db, self.run_id, system_prompt=self.system)
+
+    def argument_problem(self, name: str, arguments: Any) -> str | None:
+        """Why these arguments do not fit the host tool's schema, or None."""
+        if not isinstance(arguments, dict):
+            return "arguments must be an object"
+        if self.ext.owns(name):
+            return self.ext.check(name, arguments)
+        return self.toolbox.check(name, arguments)

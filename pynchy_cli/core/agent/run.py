@@ -17,6 +17,7 @@ from typing import Any
 
 from pynchy_cli import protocol
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.agent_user import agent_user, hand_over
 from pynchy_cli.core.agent.approvals import Approver
 from pynchy_cli.core.agent.events import EventSink
 from pynchy_cli.core.agent.handlers import RunHandlers
@@ -74,11 +75,14 @@ class AgentRun:
     async def execute(self) -> RunOutcome:
         run, handlers = self.prepared, self.handlers
         self.group.path.mkdir(parents=True, exist_ok=True)
+        user = agent_user(self.settings) if self.runtime.isolated else None
+        # A first run may chown a large tree: not on the event loop.
+        await asyncio.to_thread(hand_over, user, self.group.path, self.ctx.paths)
         run_dir = self.ctx.paths.runs_dir / self.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(run_dir, 0o755)
+        os.chmod(run_dir, 0o700)  # only the socket inside is mounted into the container
         spec = container_spec(
-            self.settings, self.ctx.paths, self.group, self.run_id, run.token, run_dir
+            self.settings, self.ctx.paths, self.group, self.run_id, run.token, run_dir, user
         )
         store.create_run(
             self.db,

@@ -1,8 +1,8 @@
 """What plugins and config.toml add to one agent run: MCP tools, skills and lifecycle hooks.
 
 core.agent.run keeps one RunExtensions per run. It knows which extra tools the run has
-(MCP tools and read_skill, all served by the host), answers calls to them with the
-security policy applied, and gives the run its lifecycle hooks.
+(MCP tools and read_skill, all served by the host), checks their arguments and answers
+calls the policy gate (core.policy.gate) allowed, and gives the run its lifecycle hooks.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Any
 from pynchy_cli.core.agent.host_tools import check_arguments
 from pynchy_cli.core.plugins.lifecycle import Hooks, Report
 from pynchy_cli.core.plugins.mcp import declared_servers, servers_for_group
-from pynchy_cli.core.plugins.mcp_host import Approve, McpHost
+from pynchy_cli.core.plugins.mcp_host import McpHost
 from pynchy_cli.core.plugins.skills import READ_SKILL, find_skills, read_skill, read_skill_spec
+from pynchy_cli.core.policy.tiers import ToolRule
 
 log = logging.getLogger("pynchy.plugins")
 
-Audit = Callable[..., None]  # audit(tool, decision, **detail)
+ServerFilter = Callable[[str], bool]  # may this run use the MCP server of that name?
 
 
 def load_plugins_safely(settings: Any) -> Any | None:
@@ -34,12 +35,26 @@ def load_plugins_safely(settings: Any) -> Any | None:
 
 
 class RunExtensions:
-    def __init__(self, plugins: Any | None, settings: Any, paths: Any, group: Any, report: Report):
+    def __init__(
+        self,
+        plugins: Any | None,
+        settings: Any,
+        paths: Any,
+        group: Any,
+        report: Report,
+        allow_server: ServerFilter | None = None,
+    ):
+        """`allow_server`: the group's security profile; servers it refuses never start."""
         registry = getattr(plugins, "registry", None)
         servers, self.warnings = declared_servers(
             settings, list(getattr(registry, "mcp_servers", []))
         )
-        self.mcp = McpHost(servers_for_group(servers, group.name), paths.logs_dir)
+        servers = [
+            s
+            for s in servers_for_group(servers, group.name)
+            if not allow_server or allow_server(s.name)
+        ]
+        self.mcp = McpHost(servers, paths.logs_dir)
         self.skills, skill_warnings = find_skills(
             list(getattr(registry, "skills", [])), paths.config_dir / "skills", group.path
         )
@@ -71,18 +86,20 @@ class RunExtensions:
     def owns(self, name: str) -> bool:
         return name in self.mcp.tools or (name == READ_SKILL and bool(self.skills))
 
-    async def call(
-        self, name: str, arguments: Any, audit: Audit, approve: Approve | None = None
-    ) -> tuple[str, bool]:
-        """(content, is_error) of an MCP tool or read_skill. `approve`: asks a person about
-        MCP tools of the external and destructive tiers (refused without it)."""
+    def mcp_rules(self) -> dict[str, tuple[ToolRule, str]]:
+        """The listed MCP tools' tiers and flags, with their servers (for the gate)."""
+        return self.mcp.rules()
+
+    def check(self, name: str, arguments: Any) -> str | None:
+        """Why these arguments do not fit the tool's schema, or None."""
         if name in self.mcp.tools:
-            return await self.mcp.call(name, arguments, audit, approve)
-        problem = check_arguments(read_skill_spec(self.skills), arguments)
-        if problem:
-            audit(name, "refused", reason=problem)
-            return problem, True
-        audit(name, "allowed", risk="read", arguments=arguments)
+            return self.mcp.check(name, arguments)
+        return check_arguments(read_skill_spec(self.skills), arguments)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
+        """(content, is_error) of an MCP tool or read_skill the gate allowed."""
+        if name in self.mcp.tools:
+            return await self.mcp.call(name, arguments)
         return read_skill(self.skills, **arguments)
 
     async def aclose(self) -> None:

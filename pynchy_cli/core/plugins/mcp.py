@@ -6,14 +6,19 @@ A plugin registers servers with
 
     @hookimpl
     def pynchy_mcp_servers(register):
-        register(McpServer("time", command=["uvx", "mcp-server-time"], risk="read"))
+        register(McpServer("time", command=["uvx", "mcp-server-time"]))
 
 and a user declares them in config.toml:
 
-    [mcp.time]
-    command = ["uvx", "mcp-server-time"]
-    groups = ["main"]          # omit for every group
-    risk = "read"              # read | write | external | destructive
+    [mcp.git]
+    command = ["uvx", "mcp-server-git"]
+    groups = ["main"]                   # omit for every group
+    risk = "write"                      # tier of tools without MCP annotations
+    tiers = { git_commit = "external" } # per tool: wins over annotations
+    flags = ["secret_data"]             # trifecta flags of every tool of the server
+    tool_flags = { git_log = [] }       # per tool: replace what annotations imply
+
+Each tool's tier comes from its MCP annotations (core.policy.tiers.mcp_rule).
 
 A `[mcp.NAME]` table replaces a plugin's server of the same name; `enabled = false` turns
 it off. The host runs the servers (core.plugins.mcp_host); their environment and headers,
@@ -26,7 +31,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-RISKS = ("read", "write", "external", "destructive")
+from pynchy_cli.core.policy.tiers import ToolRule, check_flags, check_tier, mcp_rule
+
 SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_)){0,31}$")
 PREFIX = "mcp__"
 
@@ -38,11 +44,14 @@ class McpServer:
     url: str | None = None  # streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp
     env: dict[str, str] = field(default_factory=dict)  # stdio: extra environment (host only)
     groups: list[str] | None = None  # groups whose agents see its tools; None: every group
-    risk: str = "external"  # read: allowed; write: allowed and audited; else refused for now
+    risk: str | None = None  # tier of tools without annotations; None: destructive
     description: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # HTTP: e.g. Authorization
     cwd: str | None = None  # stdio: working folder of the server process
     timeout: float = 120.0  # seconds one tool call may take
+    tiers: dict[str, str] = field(default_factory=dict)  # tool -> tier, wins over annotations
+    flags: list[str] = field(default_factory=list)  # trifecta flags of every tool
+    tool_flags: dict[str, list[str]] = field(default_factory=dict)  # tool -> its own flags
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not SERVER_NAME_RE.match(self.name):
@@ -60,14 +69,35 @@ class McpServer:
             raise ValueError(f"MCP server {self.name}: command must be a non-empty list of words")
         if self.url is not None and not re.match(r"^https?://", str(self.url)):
             raise ValueError(f"MCP server {self.name}: url must start with http:// or https://")
-        if self.risk not in RISKS:
-            raise ValueError(f"MCP server {self.name}: risk must be one of {', '.join(RISKS)}")
+        where = f"MCP server {self.name}"
+        if self.risk is not None:
+            check_tier(self.risk, f"{where}: risk")
+        self.tiers = {
+            str(k): check_tier(v, f"{where}: tiers.{k}") for k, v in dict(self.tiers or {}).items()
+        }
+        self.flags = sorted(check_flags(self.flags or [], f"{where}: flags"))
+        self.tool_flags = {
+            str(k): sorted(check_flags(v, f"{where}: tool_flags.{k}"))
+            for k, v in dict(self.tool_flags or {}).items()
+        }
         if self.groups is not None and not all(isinstance(g, str) for g in self.groups):
             raise ValueError(f"MCP server {self.name}: groups must be a list of group names")
         if not (isinstance(self.timeout, int | float) and self.timeout > 0):
             raise ValueError(f"MCP server {self.name}: timeout must be a positive number")
         self.env = {str(k): str(v) for k, v in dict(self.env or {}).items()}
         self.headers = {str(k): str(v) for k, v in dict(self.headers or {}).items()}
+
+    def rule(self, tool: str, annotations: Any) -> ToolRule:
+        """The tier and flags of one of this server's tools (`annotations`: its
+        core.policy.tiers.Annotations, None when it carries none)."""
+        return mcp_rule(
+            tool,
+            annotations,
+            risk=self.risk,
+            tiers=self.tiers,
+            flags=self.flags,
+            tool_flags=self.tool_flags,
+        )
 
     def allows(self, group: str) -> bool:
         return self.groups is None or group in self.groups

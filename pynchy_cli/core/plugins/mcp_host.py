@@ -1,4 +1,4 @@
-"""Running MCP servers on the host for one agent run, and gating calls to their tools.
+"""Running MCP servers on the host for one agent run, and calling their tools.
 
 The host, not the container, talks to MCP servers: a server's environment and headers
 (credentials included) never reach an agent. A run asks `McpHost.list_tools()` once
@@ -9,6 +9,8 @@ Servers start lazily: a server whose tool list this process saw recently (a `ser
 process runs many runs) starts only when a run first calls one of its tools. Every
 server a run started is stopped when the run ends. A server that cannot start or
 answer costs its tools, with a warning or a tool error; it never fails the run.
+Whether a call may run is the policy gate's to decide (core.policy.gate); each tool's
+rule for it comes from the tool's MCP annotations and its server's config (`rules`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +28,7 @@ from typing import IO, Any
 import jsonschema
 
 from pynchy_cli.core.plugins.mcp import McpServer, tool_name
+from pynchy_cli.core.policy.tiers import Annotations, ToolRule
 from pynchy_cli.protocol import MAX_TOOL_OUTPUT
 
 log = logging.getLogger("pynchy.mcp")
@@ -38,10 +40,6 @@ _TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what model providers acc
 
 # identity of a server -> (monotonic time, its tools); shared by the runs of one process.
 _LISTINGS: dict[tuple[Any, ...], tuple[float, list[McpTool]]] = {}
-
-Audit = Callable[..., None]  # audit(tool, decision, **detail)
-# approve(tool, arguments) -> True when a person approved the call
-Approve = Callable[[str, dict[str, Any]], Awaitable[bool]]
 
 
 class McpUnavailable(Exception):
@@ -55,6 +53,7 @@ class McpTool:
     name: str  # the name agents see: mcp__SERVER__TOOL
     description: str
     input_schema: dict[str, Any]
+    annotations: Annotations | None = None  # its MCP behaviour hints, if it has any
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -189,7 +188,8 @@ def _convert(server: McpServer, tools: list[Any]) -> tuple[list[McpTool], list[s
         description = (t.description or "").strip() or f"Tool {t.name} of the MCP server."
         if server.description:
             description = f"{description}\n(MCP server {server.name}: {server.description})"
-        out.append(McpTool(server.name, t.name, name, description[:4000], schema))
+        hints = Annotations.from_sdk(getattr(t, "annotations", None))
+        out.append(McpTool(server.name, t.name, name, description[:4000], schema, hints))
     return out, warnings
 
 
@@ -291,34 +291,22 @@ class McpHost:
         self._logs.append(handle)
         return handle
 
-    async def call(
-        self, name: str, arguments: dict[str, Any], audit: Audit, approve: Approve | None = None
-    ) -> tuple[str, bool]:
-        """Check a call against the tool's schema and its server's risk tier, record the
-        decision, then make the call. Returns (text, is_error). Tools of the external and
-        destructive tiers need `approve` (a person's decision); without it they are refused."""
+    def rules(self) -> dict[str, tuple[ToolRule, str]]:
+        """Each listed tool's tier and flags, with its server's name."""
+        return {
+            name: (self.servers[t.server].rule(t.tool, t.annotations), t.server)
+            for name, t in self.tools.items()
+        }
+
+    def check(self, name: str, arguments: Any) -> str | None:
+        """Why these arguments do not fit the tool's input schema, or None."""
         tool = self.tools.get(name)
-        if tool is None:
-            audit(name, "refused", reason="unknown tool")
-            return f"unknown tool {name}", True
+        return f"unknown tool {name}" if tool is None else check_arguments(tool, arguments)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
+        """Call a tool the gate allowed (arguments checked by `check`): (text, is_error)."""
+        tool = self.tools[name]
         server = self.servers[tool.server]
-        problem = check_arguments(tool, arguments)
-        if problem:
-            audit(name, "refused", reason=problem, risk=server.risk)
-            return problem, True
-        if server.risk not in ("read", "write"):
-            reason = f"{name} needs approval: the MCP server {server.name} has risk {server.risk}"
-            if approve is None:
-                audit(name, "refused", reason="needs approval", risk=server.risk)
-                return (
-                    f"{reason}, and no one can approve it in this run. A person can set"
-                    f' risk = "read" or "write" in [mcp.{server.name}] of config.toml to allow it.',
-                    True,
-                )
-            if not await approve(name, arguments):
-                audit(name, "refused", reason="not approved", risk=server.risk)
-                return f"{reason}; it was not approved", True
-        audit(name, "allowed", risk=server.risk, server=server.name, arguments=arguments)
         try:
             conn = await self._connect(server)
         except McpUnavailable as exc:
