@@ -4,7 +4,8 @@
 
 Steps, in order (each switchable by inventory data, see inventories/group_data/all.py):
 system packages, the pynchy user, the container runtime, the virtualenv with pynchy and its
-plugins, config.toml, the agent image, the pynchy service, and the periodic agents.
+plugins, config.toml, the agent image, the host's Ray node (if it has a role), the pynchy
+service, and the periodic agents.
 """
 
 import sys
@@ -21,6 +22,7 @@ from deploy.tasks.image import build_agent_image  # noqa: E402
 from deploy.tasks.install import install_pynchy  # noqa: E402
 from deploy.tasks.packages import system_packages  # noqa: E402
 from deploy.tasks.periodic import periodic_agents  # noqa: E402
+from deploy.tasks.ray import ray_node  # noqa: E402
 from deploy.tasks.service import service  # noqa: E402
 from deploy.tasks.user import pynchy_user  # noqa: E402
 from deploy.util import report  # noqa: E402
@@ -33,5 +35,6 @@ container_runtime()
 installed = install_pynchy()
 configured = pynchy_config()
 build_agent_image(installed)
+ray_node(installed)
 service([*installed, *configured])
 periodic_agents()

@@ -22,11 +22,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RuntimeFactory": ("pynchy_cli.core.plugins.hookspecs", "RuntimeFactory"),
     "ChannelFactory": ("pynchy_cli.core.plugins.hookspecs", "ChannelFactory"),
     "AgentCoreFactory": ("pynchy_cli.core.plugins.hookspecs", "AgentCoreFactory"),
+    "McpServerFactory": ("pynchy_cli.core.plugins.hookspecs", "McpServerFactory"),
     "RegisterRuntime": ("pynchy_cli.core.plugins.hookspecs", "RegisterRuntime"),
     "RegisterChannel": ("pynchy_cli.core.plugins.hookspecs", "RegisterChannel"),
     "RegisterAgentCore": ("pynchy_cli.core.plugins.hookspecs", "RegisterAgentCore"),
     "RegisterMcpServer": ("pynchy_cli.core.plugins.hookspecs", "RegisterMcpServer"),
     "RegisterSkill": ("pynchy_cli.core.plugins.hookspecs", "RegisterSkill"),
+    "RegisterAgent": ("pynchy_cli.core.plugins.hookspecs", "RegisterAgent"),
+    "AgentProfile": ("pynchy_cli.core.agent.profiles", "AgentProfile"),
     # test helpers for plugins: `from pynchy_cli import testing` (the module itself)
     "testing": ("pynchy_cli.testing", ""),
     # runtimes
@@ -57,6 +60,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "TokenRedactor": ("pynchy_cli.core.channel_kit", "TokenRedactor"),
     "SentRecord": ("pynchy_cli.core.channel_kit", "SentRecord"),
     "channel_state_dir": ("pynchy_cli.core.channel_kit", "channel_state_dir"),
+    # voice messages in, spoken replies out (pynchy_cli.core.voice.kit)
+    "VoiceNote": ("pynchy_cli.core.voice.kit", "VoiceNote"),
+    "Speech": ("pynchy_cli.core.voice.kit", "Speech"),
+    "is_audio": ("pynchy_cli.core.voice.kit", "is_audio"),
+    "voice_size_problem": ("pynchy_cli.core.voice.kit", "size_problem"),
+    "MAX_VOICE_BYTES": ("pynchy_cli.core.voice.kit", "MAX_VOICE_BYTES"),
     # agent cores
     "AgentCore": ("pynchy_cli.core.agent_cores.base", "AgentCore"),
     "ModelResult": ("pynchy_cli.core.agent_cores.base", "ModelResult"),
@@ -71,6 +80,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Settings": ("pynchy_cli.core.config", "Settings"),
     "Paths": ("pynchy_cli.core.paths", "Paths"),
     "resolve_paths": ("pynchy_cli.core.paths", "resolve_paths"),
+    "plugin_values": ("pynchy_cli.core.plugins.values", "plugin_values"),
+    "plugin_table_problems": ("pynchy_cli.core.plugins.values", "plugin_table_problems"),
+    # a host-side write into a group's workspace that follows no symlink (pynchy-browser)
+    "write_workspace_file": ("pynchy_cli.core.workspace_files", "write_file"),
     # errors: one line and a hint for the user
     "PynchyError": ("pynchy_cli.core.errors", "PynchyError"),
     "UsageError": ("pynchy_cli.core.errors", "UsageError"),

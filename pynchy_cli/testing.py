@@ -23,6 +23,9 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -33,6 +36,7 @@ from pynchy_cli.core.config import Settings, masked
 from pynchy_cli.core.groups import Group
 from pynchy_cli.core.plugins.manager import load_plugins, reset_plugins
 from pynchy_cli.core.serve.channels import Channel, ChannelHost
+from pynchy_cli.core.voice.kit import VoiceNote
 
 __all__ = [
     "FakeChannelHost",
@@ -46,6 +50,7 @@ __all__ = [
     "plugin_settings",
     "reset_plugins",
     "server_fixture",
+    "spoken_audio",
     "started",
 ]
 
@@ -85,7 +90,8 @@ class FakeChannelHost(ChannelHost):
     """pynchy's side of a channel (the ChannelHost protocol), in memory, with the rules of
     the real service: a message is stored once per (channel, platform id), a second
     receive of it answers (the stored message, False) and counts in `duplicates`;
-    last_platform_id is the platform id of the chat's newest stored message."""
+    last_platform_id is the platform id of the chat's newest stored message. A voice
+    message is kept as given: `voice` (the VoiceNote) beside its caption in `content`."""
 
     duplicates = 0
 
@@ -115,6 +121,7 @@ class FakeChannelHost(ChannelHost):
         *,
         channel: str,
         platform_id: str | None = None,
+        voice: VoiceNote | None = None,
     ) -> tuple[dict[str, Any], bool]:
         for stored in self.messages:
             if platform_id is not None and (stored["channel"], stored["platform_id"]) == (
@@ -131,6 +138,7 @@ class FakeChannelHost(ChannelHost):
             "content": content,
             "channel": channel,
             "platform_id": platform_id,
+            "voice": voice,
         }
         self.messages.append(message)
         return message, True
@@ -200,19 +208,32 @@ def isolated_environment(monkeypatch: _MonkeyPatch, home: Path, *prefixes: str) 
 class FakeServer:
     """Base of a fake platform server that runs in an event loop of its own, in a daemon
     thread, so a test (sync, or async with its own loop running the client) can drive it
-    through call(). A subclass writes `async _serve()` (listen; set its port) and may write
-    `async _shutdown()`; use it as a context manager, or start() and stop()."""
+    through call(). A subclass writes `async _serve()` (listen, e.g. `self.port = await
+    self._listen(app)` for an aiohttp app; set its port) and may write `async _shutdown()`;
+    use it as a context manager, or start() and stop()."""
 
     thread_name = "fake-server"
     timeout = 30.0  # seconds to start, stop, or answer call()
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
+    _app_runner: Any = None
 
     async def _serve(self) -> None:
         raise NotImplementedError
 
     async def _shutdown(self) -> None:
-        return None
+        if self._app_runner is not None:
+            await self._app_runner.cleanup()
+
+    async def _listen(self, app: Any) -> int:
+        """Serve an aiohttp Application on 127.0.0.1, on a free port (returned); the
+        default _shutdown stops it. For `_serve`."""
+        from aiohttp import web
+
+        self._app_runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._app_runner.setup()
+        await web.TCPSite(self._app_runner, "127.0.0.1", 0).start()
+        return self._app_runner.addresses[0][1]
 
     def start(self) -> Self:
         ready = threading.Event()
@@ -263,6 +284,30 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def spoken_audio(text: str, *, opus: bool = True) -> bytes:
+    """`text` spoken by espeak-ng, as OGG/Opus (through opusenc or ffmpeg) or, with
+    opus=False, WAV: a real voice message for a channel's tests. Needs Debian's espeak-ng
+    (and opus-tools or ffmpeg for OGG)."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise AssertionError("espeak-ng is missing: apt-get install espeak-ng opus-tools")
+    with tempfile.TemporaryDirectory() as folder:
+        wav, ogg = Path(folder) / "voice.wav", Path(folder) / "voice.ogg"
+        subprocess.run([espeak, "--stdin", "-w", str(wav)], input=text.encode(), check=True)
+        if not opus:
+            return wav.read_bytes()
+        if encoder := shutil.which("opusenc"):
+            subprocess.run([encoder, "--quiet", str(wav), str(ogg)], check=True)
+        elif encoder := shutil.which("ffmpeg"):
+            subprocess.run(
+                [encoder, "-loglevel", "error", "-i", str(wav), "-c:a", "libopus", str(ogg)],
+                check=True,
+            )
+        else:
+            raise AssertionError("no OGG/Opus encoder: apt-get install opus-tools")
+        return ogg.read_bytes()
 
 
 def isolation_fixture(*prefixes: str) -> Any:

@@ -28,7 +28,7 @@ def pynchy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if (
             name.startswith(("PYNCHY_", "TELEGRAM_", "SLACK_", "DISCORD_"))
-            and name not in ("PYNCHY_HOME", "PYNCHY_TEST_REQUIRE_PODMAN")
+            and name not in ("PYNCHY_HOME", "PYNCHY_TEST_REQUIRE_PODMAN", "PYNCHY_TEST_REQUIRE_RAY")
             or name in _SCRUB
         ):
             monkeypatch.delenv(name, raising=False)

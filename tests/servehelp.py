@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -30,9 +31,11 @@ class Serve:
         *args: str,
         env: dict[str, str] | None = None,
         model: str | None = "echo",  # None: no --model, serve's own default
+        socket: Path | None = None,  # listen on this unix socket instead of a port
     ):
         self.home = home
         self.model = model
+        self.socket = socket
         self.port = free_port()
         self.args = args
         self.env = {
@@ -43,6 +46,7 @@ class Serve:
         }
         self.proc: subprocess.Popen | None = None
         self.log = home / "serve-stdout.log"
+        self.ready_tries = 300  # of 0.05 s; an embedded Ray takes longer to start
 
     def command(self) -> list[str]:
         return [
@@ -53,8 +57,7 @@ class Serve:
             *(["--model", self.model] if self.model else []),
             "--runtime",
             "process",
-            "--port",
-            str(self.port),
+            *(["--socket", str(self.socket)] if self.socket else ["--port", str(self.port)]),
             *self.args,
         ]
 
@@ -66,13 +69,13 @@ class Serve:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        for _ in range(300):  # readiness: the health endpoint answers
+        for _ in range(self.ready_tries):  # readiness: the health endpoint answers
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited early:\n{self.log.read_text()}")
             try:
                 self.get("/health", auth=False)
                 return self
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, FileNotFoundError):
                 time.sleep(0.05)
         raise RuntimeError("serve did not become ready")
 
@@ -91,6 +94,8 @@ class Serve:
         return (self.home / "api-token").read_text().strip()
 
     def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        if self.socket:
+            return self._unix_request(method, path, body, auth)
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
         if auth:
             req.add_header("Authorization", f"Bearer {self.token}")
@@ -100,6 +105,19 @@ class Serve:
             req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, data=data, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def _unix_request(self, method: str, path: str, body: Any, auth: bool) -> Any:
+        conn = UnixConnection(str(self.socket))
+        headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
 
     def get(self, path: str, auth: bool = True) -> Any:
         return self._request("GET", path, auth=auth)
@@ -121,3 +139,16 @@ class Serve:
                 return value
             time.sleep(0.05)
         raise AssertionError(f"gave up waiting for {what}\n{self.log.read_text()[-3000:]}")
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (serve --socket)."""
+
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.path)

@@ -118,9 +118,11 @@ def test_host_tools_schedule_and_list_tasks(cli, tmp_path):
 
 
 def test_session_resumes_and_resets(cli, tmp_path):
-    # The scripted model picks its turn from the number of assistant turns in the history,
+    # With "replay": "session" the scripted model counts the resumed session's turns too,
     # so a resumed session moves on to the next turn.
-    model = write_script(tmp_path / "s.json", [{"text": "first"}, {"text": "second"}])
+    model = write_script(
+        tmp_path / "s.json", [{"text": "first"}, {"text": "second"}], replay="session"
+    )
     assert "first" in cli("agent", "run", "--model", model, "one").stdout
     assert "second" in cli("agent", "run", "--model", model, "two").stdout
     assert "first" in cli("agent", "run", "--model", model, "--new-session", "three").stdout

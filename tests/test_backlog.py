@@ -532,3 +532,26 @@ def test_commands_find_the_backlog_from_a_subfolder(cli, backlog, repo, monkeypa
     assert [r["path"] for r in rows] == ["backlog/1-approved/deep-work.md"]
     assert cli("backlog", "ready", "deep", "--commit").exit_code == 0
     assert (backlog / "3-ready" / "deep-work.md").exists()
+
+
+def test_fix_converges_on_lines_under_denied_and_completed(cli, backlog, repo):
+    todo = backlog / "TODO.md"
+    text = todo.read_text()
+    text = text.replace(
+        "removed.\n\n### Denied", "removed.\n\n- Ship it on floppy disks\n\n### Denied", 1
+    )
+    todo.write_text(text.rstrip("\n") + "\n\n- Use a blockchain for storage\n")
+    assert sections(todo)["Denied"] == ["- Use a blockchain for storage"]
+    fixed = cli("backlog", "check", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    # Their plans are kept as the record of the decision; their lines leave TODO.md.
+    assert plans(backlog) == {
+        "use-blockchain-storage": "denied",
+        "ship-floppy-disks": "5-completed",
+    }
+    assert sections(todo)["Denied"] == [] and sections(todo)["Completed"] == []
+    again = cli("backlog", "check", "--fix", "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["problems"] == []
+    status = git(repo, "status", "--porcelain").splitlines()
+    assert "A  backlog/denied/use-blockchain-storage.md" in status
+    assert_consistent(cli)

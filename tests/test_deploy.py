@@ -170,7 +170,16 @@ def _test_data(source: Path) -> dict:
         "pynchy_source_path": str(source),
         "pynchy_build_image": False,
         "pynchy_start_services": False,
-        "pynchy_periodic_agents": [{"name": PERIODIC, "schedule": "*-*-* 07:00:00"}],
+        "pynchy_periodic_agents": [
+            # The definition travels with the timer: [periodic.digest] in config.toml.
+            {
+                "name": PERIODIC,
+                "schedule": "0 7 * * *",
+                "group": "main",
+                "prompt": "what happened today?",
+                "model": "echo",
+            }
+        ],
         "pynchy_accounts": {"anthropic": {"provider": "anthropic", "api_key_env": SECRET_VAR}},
         "pynchy_config": {
             "assistant_name": "Deployed",
@@ -186,10 +195,13 @@ def _deploy(inventory: Path | str, *args: str, secret: str = SECRET) -> subproce
     return run_deploy(str(inventory), *args, env={SECRET_VAR: secret})
 
 
-def _in_target(root: Path, *command: str) -> str:
-    """Run a command in the target as the pynchy user, with a clean environment."""
+def _in_target(
+    root: Path, *command: str, env: list[str] | None = None, stderr: bool = False
+) -> str:
+    """Run a command in the target as the pynchy user, with a clean environment (plus
+    `env`); its stdout (and stderr with stderr=True)."""
     cmd = ["chroot", str(root), "env", "-i", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    cmd += ["runuser", "-u", "pynchy", "--", *command]
+    cmd += [*(env or []), "runuser", "-u", "pynchy", "--", *command]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if "ModuleNotFoundError" in done.stderr:
         pytest.fail(
@@ -197,7 +209,7 @@ def _in_target(root: Path, *command: str) -> str:
             "from pyproject.toml's dependencies?\n" + done.stderr
         )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout + (done.stderr if stderr else "")
 
 
 @pytest.mark.deploy
@@ -277,6 +289,30 @@ def test_deploy_takes_a_bare_debian_to_an_installed_pynchy(target, frozen_checko
     assert SECRET not in output and rotated not in output
     assert re.search(r"1 operations changed\n\s+pynchy config \| Write config.toml", third.stdout)
     assert tomllib.loads(config.read_text())["accounts"]["anthropic"]["api_key"] == rotated
+
+    # The periodic agent is defined, and the timer's command runs it, once per due time,
+    # with nothing done by hand (its group is made on the first run, as serve would).
+    definition = tomllib.loads(config.read_text())["periodic"][PERIODIC]
+    assert definition == {
+        "schedule": "0 7 * * *",
+        "enabled": True,
+        "group": "main",
+        "prompt": "what happened today?",
+        "model": "echo",
+    }
+    listed = json.loads(_in_target(target, "pynchy", "periodic", "list", "--json"))
+    assert [(a["name"], a["enabled"]) for a in listed if a["source"] == "config"] == [
+        (PERIODIC, True)
+    ]
+    exec_start = re.search(r"^ExecStart=(.*)$", service, re.M).group(1).split()
+    # No podman service in a chroot: the same command with the process runtime.
+    no_podman = ["PYNCHY_RUNTIME=process", "PYNCHY_ALLOW_PROCESS_RUNTIME=true"]
+    ran = _in_target(target, *exec_start, env=no_podman)
+    assert "what happened today?" in ran  # the echo model's answer
+    again = _in_target(target, *exec_start, env=no_podman, stderr=True)
+    assert "already ran" in again
+    runs = json.loads(_in_target(target, "pynchy", "agent", "ps", "--all", "--json"))
+    assert len(runs) == 1 and runs[0]["status"] == "succeeded"
 
 
 @pytest.mark.deploy

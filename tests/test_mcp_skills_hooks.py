@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from helpers import bash, tool_results, write_script
 
+from pynchy_cli.core.config import Settings
+from pynchy_cli.core.plugins.mcp import McpServer, ServerFactory, declared_servers
 from pynchy_cli.core.runtimes.detect import socket_answers
 
 TESTS = Path(__file__).parent
@@ -471,6 +473,80 @@ def test_before_run_refuses(cli, tmp_path, pynchy_home, plugin_path):
     assert run["status"] == "failed" and "closed for maintenance" in run["error"]
     hooks = [c["hook"] for c in hook_log(log)]
     assert hooks == ["pynchy_before_run", "pynchy_on_error", "pynchy_after_run"]
+
+
+def run_errors(trace: dict) -> list[str]:
+    return [e["data"]["message"] for e in trace["events"] if e["kind"] == "error"]
+
+
+def test_plugin_server_factory_follows_each_runs_settings(cli, tmp_path, pynchy_home, plugin_path):
+    """register(name, factory): no server and no tools while the factory answers None, the
+    server's tools once the settings make one, a warning naming the plugin when it raises."""
+    config, _ = plugin_config(tmp_path)
+    model = write_script(
+        tmp_path / "s.json",
+        [{"tool_calls": [call("mcp__clock__get_current_time", timezone="Etc/UTC")]}, {"text": "k"}],
+    )
+
+    def run(clock: str | None) -> tuple[dict, dict]:
+        write_config(pynchy_home, config + (f'clock = "{clock}"\n' if clock else ""))
+        args = ("agent", "run", "--new-session", "--model", model, "time?")
+        result = pynchy(pynchy_home, plugin_path, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        trace = last_trace(cli)
+        assert trace["run"]["status"] == "succeeded"
+        assert "mcp__time__get_current_time" in trace["run"]["system_prompt"]
+        [answer] = tool_results(trace)
+        return trace, answer
+
+    trace, answer = run(None)
+    assert "mcp__clock__" not in trace["run"]["system_prompt"] and not run_errors(trace)
+    assert answer["is_error"] and "not available in this run" in answer["content"]
+
+    trace, answer = run("Asia/Tokyo")
+    assert "mcp__clock__get_current_time" in trace["run"]["system_prompt"]
+    assert not answer["is_error"], answer
+    check_utc_now(answer["content"])
+
+    trace, answer = run("broken")
+    assert "mcp__clock__" not in trace["run"]["system_prompt"]
+    assert answer["is_error"] and "not available in this run" in answer["content"]
+    assert (
+        "plugin testplug: MCP server clock left out: the clock is broken."
+        " Unset clock in [plugin.testplug]"
+    ) in run_errors(trace)
+
+    info = pynchy(pynchy_home, plugin_path, "plugin", "info", "testplug", "--json")
+    assert json.loads(info.stdout)["registered"]["mcp_servers"] == ["time", "clock"]
+
+
+def clock_factory(zone: str | None, calls: list) -> ServerFactory:
+    def make(settings):
+        calls.append(settings)
+        if zone == "raise":
+            raise RuntimeError("no clock here")
+        if zone == "renamed":
+            return McpServer("other", command=["clock"])
+        return zone and McpServer("clock", command=["clock", zone])
+
+    return ServerFactory("clock", make, "clockplug")
+
+
+def test_declared_servers_call_factories_with_the_settings() -> None:
+    calls: list = []
+    settings = Settings(plugin={"clockplug": {"zone": "UTC"}})
+    servers, warnings = declared_servers(settings, [clock_factory("UTC", calls)])
+    assert [(s.name, s.command) for s in servers] == [("clock", ["clock", "UTC"])]
+    assert calls == [settings] and warnings == []
+    assert declared_servers(settings, [clock_factory(None, calls)]) == ([], [])
+    for zone, why in (("raise", "RuntimeError: no clock here"), ("renamed", "named 'other'")):
+        servers, [warning] = declared_servers(settings, [clock_factory(zone, calls)])
+        assert servers == [] and warning.startswith("plugin clockplug: MCP server clock left out")
+        assert why in warning
+    # [mcp.NAME] replaces (or turns off) a plugin's server: its factory is not even called
+    calls.clear()
+    off = Settings(mcp={"clock": {"command": ["x"], "enabled": False}})
+    assert declared_servers(off, [clock_factory("raise", calls)]) == ([], []) and calls == []
 
 
 @pytest.mark.podman

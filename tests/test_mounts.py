@@ -86,7 +86,7 @@ def test_mounts_in_a_container_read_only_unless_both_say_rw(
             "work",
             "--admin",
             "--mount",
-            str(shared / "projects/notes") + ":rw",  # allowlist says read-only
+            str(shared / "projects/notes"),  # read-only (:rw here is refused: see below)
             "--mount",
             f"{writable}:rw",
         ).exit_code
@@ -107,3 +107,33 @@ def test_mounts_in_a_container_read_only_unless_both_say_rw(
     assert not (shared / "projects/notes/new").exists()
     with sqlite3.connect(pynchy_home / "pynchy.db") as db:
         assert db.execute("select count(*) from runs").fetchone()[0] == 1
+
+
+def test_rw_where_the_allowlist_says_read_only_is_refused_with_the_reason(cli, shared):
+    notes = shared / "projects" / "notes"
+    result = cli("groups", "add", "work", "--mount", f"{notes}:rw")
+    assert result.exit_code == ExitCode.DENIED
+    assert result.stderr.strip() == (
+        f"pynchy: error: mount {notes} asks for read-write, but the allowlist entry "
+        f"{shared / 'projects'} allows read-only. Set read_write = true for that entry in "
+        f"{shared.parent / 'pynchy-home' / 'mount-allowlist.toml'}, or drop :rw"
+    )
+    assert cli("groups", "list", "--json").stdout.strip() == "[]"  # nothing was added
+    assert cli("groups", "add", "home", "--mount", f"{shared / 'Documents'}:rw").exit_code == (
+        ExitCode.DENIED  # not a folder yet; the read-write entry for the home allows :rw
+    )
+    (shared / "Documents").mkdir()
+    (shared / "Documents").chmod(0o777)  # writable by the agent's uid too (as root, not ours)
+    done = cli("groups", "add", "home", "--mount", f"{shared / 'Documents'}:rw")
+    assert done.exit_code == 0, done.stderr
+
+
+def test_a_dotdot_mount_outside_the_allowlist_suggests_its_resolved_path(cli, shared, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    raw = f"{shared}/projects/../../elsewhere"
+    result = cli("groups", "add", "bad", "--mount", raw)
+    assert result.exit_code == ExitCode.DENIED
+    assert f"mount {raw} is not in the allowlist" in result.stderr
+    assert f'Add [[allow]] path = "{elsewhere}" to ' in result.stderr
+    assert ".." not in result.stderr.split("Add [[allow]]")[1]

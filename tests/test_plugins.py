@@ -291,6 +291,11 @@ def test_builtins_register_through_the_hooks(fresh_plugins) -> None:
         "runtimes": ["auto", "podman", "docker", "process"],
         "agent_cores": ["echo", "scripted", "anthropic", "openai"],
         "channels": ["terminal"],
+        # the shipped periodic agents' servers (core.periodic.shipped.registration)
+        "mcp_servers": [
+            *("security-sweep", "code-simplifier", "upstream-check"),
+            *("log-recovery", "health-report"),
+        ],
     }
     assert plugins.registry.owners[("runtime", "podman")] == "builtins"
     assert plugins_for(Settings()) is plugins  # cached per process

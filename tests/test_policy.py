@@ -56,7 +56,7 @@ def run_agent(
     starts a new session, unless it resumes one holding `resumed` earlier runs of this
     helper (the script plays the turn after the session's assistant turns)."""
     turns = [{"text": "earlier"}] * 2 * resumed + [{"tool_calls": calls}, {"text": "done"}]
-    model = write_script(tmp_path / f"{name}.json", turns)
+    model = write_script(tmp_path / f"{name}.json", turns, replay="session")
     fresh = [] if resumed else ["--new-session"]
     result = cli("agent", "run", "--model", model, *fresh, *args, "go")
     assert result.exit_code == 0, result.output

@@ -469,7 +469,7 @@ def test_openai_compatible_server_quirks():
         {"type": "thinking", "thinking": "think first"},
         {"type": "tool_use", "id": "call_1", "name": "bash", "input": {}},
     ]
-    assert first.cost_usd == 0.0  # a local model has no known price
+    assert first.cost_usd is None  # a local model has no known price: unknown, not $0
     assert second.stop_reason == "max_tokens"
     assert srv.requests[0].headers["authorization"] == "Bearer not-needed"
 
@@ -637,7 +637,7 @@ def test_scripted_replays_turns_by_history(tmp_path: Path):
     assert second.content == [{"type": "text", "text": "All done."}]
     assert second.stop_reason == "end_turn"
     history += [{"role": "assistant", "content": second.content}, user("more?")]
-    third = complete(ScriptedCore(core.path), history)  # a fresh core, same answer
+    third = complete(core, history)  # a follow-up in the same run goes on
     assert third.content == [{"type": "text", "text": "(script finished)"}]
     assert third.stop_reason == "end_turn"
 

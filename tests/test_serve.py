@@ -1,4 +1,6 @@
-"""`pynchy serve` end to end: a real service process, the API and `pynchy chat` as clients."""
+"""`pynchy serve` end to end: a real service process, the API and `pynchy chat` as clients.
+The main ones run twice: scaling local, and scaling ray joined to a one-node Ray cluster
+(started once for the module): same replies, no code change."""
 
 from __future__ import annotations
 
@@ -10,12 +12,30 @@ import urllib.error
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rayhelp import Cluster, require_ray
 from servehelp import Serve
+
+SCALINGS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    require_ray()
+    cluster = Cluster(tmp_path_factory.mktemp("ray"), loopback=True)
+    try:
+        yield cluster.start_head("--num-cpus", "4")
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
-def serve(pynchy_home):
-    service = Serve(pynchy_home).start()
+def serve(pynchy_home, request):
+    args: tuple[str, ...] = ()
+    if getattr(request, "param", "local") == "ray":
+        head = request.getfixturevalue("ray_head")
+        head.give_token(pynchy_home)
+        args = ("--scaling", "ray", "--ray-address", head.address)
+    service = Serve(pynchy_home, *args).start()
     yield service
     if service.proc and service.proc.poll() is None:
         service.kill9()
@@ -37,6 +57,7 @@ def chat(serve: Serve, text: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.parametrize("serve", SCALINGS, indirect=True)
 def test_chat_in_a_pipe_gets_the_reply(serve):
     out = chat(serve, "hello pynchy\n", "--group", "main")
     assert out.returncode == 0, out.stderr
@@ -53,6 +74,7 @@ def test_api_refuses_without_token(serve):
     assert serve.get("/health", auth=False)["ok"] is True
 
 
+@pytest.mark.parametrize("serve", SCALINGS, indirect=True)
 def test_trigger_rule_and_catch_up(serve, cli):
     assert cli("groups", "add", "family").exit_code == 0
     first = serve.send("family", "dinner at 7?")
@@ -66,6 +88,7 @@ def test_trigger_rule_and_catch_up(serve, cli):
     assert reply["reply_to"] == second["message"]["id"]
 
 
+@pytest.mark.parametrize("serve", SCALINGS, indirect=True)
 def test_reset_word_starts_a_new_session(serve, pynchy_home):
     serve.send("main", "remember this")
     serve.wait_for(lambda: replies(serve.messages("main")), "a reply")
@@ -85,6 +108,7 @@ def test_status_lists_groups_and_scheduler(serve, cli):
     assert status["scheduler"]["tasks"][0]["spec"] == "0 9 * * *"
 
 
+@pytest.mark.parametrize("serve", SCALINGS, indirect=True)
 def test_interval_task_delivers_messages(serve, cli):
     assert cli("tasks", "add", "--group", "main", "--every", "1s", "say hi").exit_code == 0
     found = serve.wait_for(lambda: len(replies(serve.messages("main"))) >= 2, "two task replies")
@@ -136,6 +160,7 @@ def test_missed_tasks_run_once_after_downtime(pynchy_home, cli):
         service.kill9()
 
 
+@pytest.mark.parametrize("serve", SCALINGS, indirect=True)
 def test_sigterm_drains_then_restart_answers_once(serve):
     sent = serve.send("main", "finish me")
     assert serve.terminate() == 0  # a clean exit, whatever was running finished or stopped
@@ -158,3 +183,25 @@ def test_without_a_model_the_person_is_told_how_to_fix_it(pynchy_home):
         assert service.get("/groups/main/messages")["last_answered_id"] >= 1
     finally:
         service.kill9()
+
+
+@pytest.mark.ray
+def test_embedded_ray_answers_as_local_mode_does(pynchy_home):
+    # No address: serve starts a single-node Ray of its own, on loopback, with a token.
+    require_ray()
+    service = Serve(pynchy_home, "--scaling", "ray")
+    service.ready_tries = 1800  # Ray's start takes seconds on a busy machine
+    service.start()
+    try:
+        out = chat(service, "hello ray\n", "--group", "main")
+        assert out.returncode == 0, out.stderr
+        assert "Pynchy: echo: " in out.stdout and "hello ray" in out.stdout
+        scaling = service.get("/status")["scaling"]
+        assert scaling["scaling"] == "ray" and scaling["address"] == "embedded"
+        [node] = scaling["nodes"]
+        assert node["ip"] == "127.0.0.1" and node["serve_node"]
+        with sqlite3.connect(pynchy_home / "pynchy.db") as db:
+            assert db.execute("select node from runs").fetchone()[0] == node["id"]
+        assert oct((pynchy_home / "ray-token").stat().st_mode & 0o777) == "0o600"
+    finally:
+        assert service.terminate() == 0

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 from pynchy_agent.client import HostClient, HostError
+from pynchy_agent.context import ConversationFitter
 from pynchy_agent.tools import Workspace, run_local_tool
 from pynchy_cli import protocol
 
@@ -35,11 +36,15 @@ class Agent:
         self.max_turns = int(limits.get("max_turns", 50))
         self.max_tokens = int(limits.get("max_tokens", 4096))
         self.messages: list[dict[str, Any]] = list(run_input.get("history", []))
+        # How much each model request may hold; older hosts send no "context".
+        self.room = protocol.ContextRoom(run_input.get("context"))
+        self.fitter = ConversationFitter(host, self.room)
 
     def answer(self, prompt: str) -> tuple[str, str]:
         """Run the loop for one prompt; returns (status, final text)."""
-        self.messages.append({"role": "user", "content": [{"type": "text", "text": prompt}]})
+        self._add_prompt(prompt)
         for _ in range(self.max_turns):
+            self.messages = self.fitter.fit(self.messages)
             reply = self.host.call(
                 protocol.OP_MODEL,
                 {"messages": self.messages, "tools": self.tools, "max_tokens": self.max_tokens},
@@ -51,6 +56,17 @@ class Agent:
             results = [self._call_tool(b) for b in content if b.get("type") == "tool_use"]
             self.messages.append({"role": "user", "content": results})
         return "max_turns", f"stopped after {self.max_turns} model turns"
+
+    def _add_prompt(self, prompt: str) -> None:
+        """A new user turn, or the prompt joins a trailing user turn without tool results
+        (the summary a compacted session ends with), so that turns keep alternating."""
+        block = {"type": "text", "text": prompt}
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last["role"] == "user" and not protocol.has_tool_result(last):
+            self.messages[-1] = {"role": "user", "content": [*protocol.blocks_of(last), block]}
+        else:
+            self.messages.append({"role": "user", "content": [block]})
+        self.fitter.request, self.fitter.prompt = self.messages[-1], prompt
 
     def _check(self, tool_id: str, name: str, arguments: Any) -> tuple[bool, Any, str]:
         """(allowed, arguments to use, refusal) from the host, for tools it wants to check.
@@ -83,6 +99,7 @@ class Agent:
                 content, is_error = refusal, True
         else:
             content, is_error = f"tool {name} is not available in this run", True
+        content = protocol.trim_text(content, self.room.max_tool_result)
         if name not in self.host_tools:  # the host records the results of its own tools
             self.host.event(
                 "tool_result",

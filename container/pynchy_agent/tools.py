@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pynchy_cli.protocol import MAX_TOOL_OUTPUT
+from pynchy_cli.protocol import MAX_TOOL_OUTPUT, trim_text
 
 
 class ToolError(Exception):
@@ -18,9 +18,7 @@ class ToolError(Exception):
 
 
 def _clip(text: str) -> str:
-    if len(text) <= MAX_TOOL_OUTPUT:
-        return text
-    return text[:MAX_TOOL_OUTPUT] + f"\n... [{len(text) - MAX_TOOL_OUTPUT} characters cut]"
+    return trim_text(text, MAX_TOOL_OUTPUT)  # the runner trims again to the run's limit
 
 
 class Workspace:

@@ -33,6 +33,15 @@ def _pip_conf(config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _with_ray_extra(requirement: str) -> str:
+    """pynchy's requirement (a wheel, `pynchy==V` or a URL) with the `ray` extra."""
+    if requirement.endswith(".whl"):
+        return f"{requirement}[ray]"
+    if "://" in requirement:
+        return f"pynchy[ray] @ {requirement}"
+    return requirement.replace("pynchy", "pynchy[ray]", 1)
+
+
 def requirements(opts: Options) -> tuple[list[str], list[build.Wheel]]:
     """pip requirement strings, and the local wheels among them (built on the deployer)."""
     reqs: list[str] = []
@@ -55,6 +64,8 @@ def requirements(opts: Options) -> tuple[list[str], list[build.Wheel]]:
         add_local(source)
     else:
         reqs.append(opts.source)
+    if opts.ray_role:  # a Ray node: the pynchy[ray] extra (deploy/tasks/ray.py)
+        reqs[0] = _with_ray_extra(reqs[0])
     base = Path(opts.source_path).expanduser() if opts.source_path else build.CHECKOUT
     for plugin in map(str, opts.plugins):
         local = build.is_local(plugin, base)

@@ -22,7 +22,7 @@ def wanted(opts: Options) -> list[str]:
     specs = [opts.source, *map(str, opts.plugins)]
     if any(s.startswith("git+") for s in specs):
         pkgs.append("git")
-    if opts.service or (opts.periodic and opts.scheduler == "systemd"):
+    if opts.service or opts.ray_role or (opts.periodic and opts.scheduler == "systemd"):
         pkgs.append("systemd")
     if opts.periodic and opts.scheduler == "cron":
         pkgs.append("cron")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pyinfra.api.exceptions import DeployError
 
-from deploy.util import toml
+from deploy.util import ray_role, toml
 from deploy.util.defaults import PODMAN_SOCKET, Options
 
 _ACCOUNT_KEYS = {"provider", "base_url", "api_key", "api_key_env", "api_key_file"}
@@ -79,12 +79,19 @@ def accounts(opts: Options) -> dict[str, dict[str, Any]]:
 
 
 def settings_data(opts: Options) -> dict[str, Any]:
-    """Everything config.toml holds: computed defaults < pynchy_config < accounts."""
+    """Everything config.toml holds: computed defaults (runtime, Ray role) < pynchy_config <
+    the periodic agents pynchy_periodic_agents defines < accounts."""
     data: dict[str, Any] = {}
     if opts.uses_podman_socket:
         data["runtime"] = "podman"
         data["container_socket"] = f"unix://{PODMAN_SOCKET}"
-    data.update(opts.config)
+    data.update(ray_role.settings(opts))
+    for key, value in opts.config.items():  # a [ray] table of pynchy_config adds to the role's
+        both = isinstance(value, dict) and isinstance(data.get(key), dict)
+        data[key] = {**data[key], **value} if both else value
+    tables = {a.name: a.table() for a in opts.periodic if a.definition}
+    if tables:  # periodic agents defined in inventory data: [periodic.NAME]
+        data["periodic"] = {**(data.get("periodic") or {}), **tables}
     resolved = accounts(opts)
     if resolved:
         merged = dict(data.get("accounts") or {})

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api.exceptions import DeployError
@@ -59,6 +60,17 @@ DEFAULTS: dict[str, Any] = {
     # Step: periodic agents.
     "pynchy_periodic_agents": [],
     "pynchy_scheduler": "systemd",
+    # Step: a Ray node (scaling = "ray"; checked in deploy/util/ray_role.py).
+    "pynchy_ray_role": None,
+    "pynchy_ray_node_ip": None,
+    "pynchy_ray_port": 6379,
+    "pynchy_ray_address": None,
+    "pynchy_ray_token_file": None,
+    "pynchy_ray_token": None,
+    "pynchy_ray_num_cpus": None,
+    "pynchy_ray_num_gpus": None,
+    "pynchy_ray_resources": {},
+    "pynchy_ray_labels": {},
 }
 
 PODMAN_SOCKET = "/run/podman/podman.sock"
@@ -71,14 +83,57 @@ def _fail(message: str) -> DeployError:
     return DeployError(f"inventory data: {message}")
 
 
+# An inventory entry may carry the agent's definition, written to config.toml as
+# [periodic.NAME] (its schedule is then a cron expression, converted for the timer).
+DEFINITION_KEYS = (
+    "group",
+    "prompt",
+    "prompt_file",
+    "model",
+    "account",
+    "profile",
+    "budget",
+    "enabled",
+    "mcp_servers",
+    "description",
+)
+_ENTRY_KEYS = {"name", "schedule", "on_calendar", *DEFINITION_KEYS}
+
+
 @dataclass(frozen=True)
 class PeriodicAgent:
     name: str
-    schedule: str
+    schedule: str  # cron, or (an entry without a definition, systemd) OnCalendar
+    definition: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    calendar: str | None = None  # on_calendar given in the entry
 
     @property
     def unit(self) -> str:
         return f"pynchy-periodic-{self.name}"
+
+    @property
+    def on_calendar(self) -> str:
+        """What its systemd timer fires on."""
+        from deploy.util.schedule import is_cron, on_calendar
+
+        if self.calendar:
+            return self.calendar
+        return on_calendar(self.name, self.schedule) if is_cron(self.schedule) else self.schedule
+
+    def table(self) -> dict[str, Any] | None:
+        """Its [periodic.NAME] table for config.toml; None without a definition."""
+        if not self.definition:
+            return None
+        table = {"schedule": self.schedule, "enabled": True, **self.definition}
+        if "prompt_file" in table:  # a file on the deployer: its text goes in config.toml
+            path = Path(str(table.pop("prompt_file"))).expanduser()
+            try:
+                table["prompt"] = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise _fail(
+                    f"periodic agent {self.name}: cannot read {path} ({exc.strerror})"
+                ) from None
+        return table
 
 
 @dataclass(frozen=True)
@@ -124,7 +179,15 @@ class Options:
 
     @property
     def periodic(self) -> list[PeriodicAgent]:
-        return [PeriodicAgent(a["name"], a["schedule"]) for a in self.periodic_agents]
+        return [
+            PeriodicAgent(
+                a["name"],
+                a["schedule"],
+                {k: a[k] for k in DEFINITION_KEYS if k in a},
+                a.get("on_calendar"),
+            )
+            for a in self.periodic_agents
+        ]
 
 
 def options(host: Any) -> Options:
@@ -211,6 +274,18 @@ def _check(raw: dict[str, Any]) -> None:
             raise _fail(f"periodic agent {name}: schedule must be a one-line string")
         if name in seen:
             raise _fail(f"periodic agent {name} is listed twice")
+        unknown = sorted(set(agent) - _ENTRY_KEYS)
+        if unknown:
+            raise _fail(
+                f"periodic agent {name}: unknown key {unknown[0]!r}"
+                f" (keys: {', '.join(sorted(_ENTRY_KEYS))})"
+            )
+        defines = any(k in agent for k in DEFINITION_KEYS)
+        if defines and len(schedule.split()) != 5 and not schedule.startswith("@"):
+            raise _fail(
+                f"periodic agent {name}: with a definition, schedule is a cron expression"
+                ' ("0 7 * * *"), as in [periodic.NAME]; the timer\'s can be given as on_calendar'
+            )
         seen.add(name)
     for name, value in raw["pynchy_service_environment"].items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(name)) or "\n" in str(value):

@@ -64,3 +64,18 @@ pynchy_serve_args = []  # extra arguments for `pynchy serve`
 # --- Step: periodic agents ------------------------------------------------------------------------
 pynchy_periodic_agents = []  # [{"name": "digest", "schedule": "*-*-* 07:00:00"}, ...]
 pynchy_scheduler = "systemd"  # "systemd" (OnCalendar schedules) or "cron" (cron schedules)
+
+# --- Step: a Ray node (scaling = "ray", docs/scaling.md "Deploying a cluster") --------------------
+pynchy_ray_role = None  # "head": the cluster's head, and serve drives it (scaling = "ray");
+#                         "worker": joins pynchy_ray_address; None: no Ray unit (removes one)
+pynchy_ray_node_ip = None  # required with a role: the address Ray uses on this host (LAN or
+#                            VPN); "127.0.0.1" for a one-machine head; 0.0.0.0 is refused
+pynchy_ray_port = 6379  # the head's port
+pynchy_ray_address = None  # a worker's head, "HOST:PORT" (e.g. "192.168.1.10:6379")
+pynchy_ray_token_file = None  # the cluster's token, a file ON THE DEPLOYER (openssl rand -hex
+#                               32 > ~/.config/pynchy-deploy/ray-token); the same for all nodes
+pynchy_ray_token = None  # or the token itself (prefer the file: inventories get shared)
+pynchy_ray_num_cpus = None  # CPUs this node offers; None: Ray counts them
+pynchy_ray_num_gpus = None  # GPUs this node offers; None: Ray counts NVIDIA GPUs
+pynchy_ray_resources = {}  # custom resources it offers, e.g. {"bigmem": 1}
+pynchy_ray_labels = {}  # node labels, e.g. {"tier": "gpu"}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import emit_json, emit_mapping, err_console, warn
-from pynchy_cli.core.runtimes import image_build as core
-from pynchy_cli.core.runtimes.detect import EngineSocket, find_engine
+
+if TYPE_CHECKING:
+    from pynchy_cli.core.runtimes.detect import EngineSocket
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -16,6 +19,8 @@ app = typer.Typer(
 
 
 def _engine(ctx: typer.Context) -> EngineSocket:
+    from pynchy_cli.core.runtimes.detect import find_engine
+
     settings = context(ctx).settings
     want = None if settings.runtime == "process" else settings.runtime
     return find_engine(settings.container_socket, want)
@@ -51,6 +56,8 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if the image is current."),
 ) -> None:
     """Build the agent image; skipped while its sources are unchanged."""
+    from pynchy_cli.core.runtimes import image_build as core
+
     settings = context(ctx).settings
     tag = tag or settings.image
     engine = _engine(ctx)
@@ -71,6 +78,8 @@ def status(
     ctx: typer.Context, tag: str | None = typer.Option(None, "--tag"), as_json: bool = JSON_OPTION
 ) -> None:
     """Show the agent image: present, up to date, size, base."""
+    from pynchy_cli.core.runtimes import image_build as core
+
     settings = context(ctx).settings
     tag = tag or settings.image
     engine = _engine(ctx)

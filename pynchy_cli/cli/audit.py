@@ -6,7 +6,6 @@ import typer
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import emit_table
-from pynchy_cli.core.groups import get_group
 from pynchy_cli.core.policy import audit_log
 
 _COLUMNS = ["id", "at", "group_name", "run_id", "action", "decision", "tier", "reason"]
@@ -33,6 +32,8 @@ def audit(
 ) -> None:
     """List audit rows, oldest first: every tool decision with its tier, reason and the
     call's outcome, and every refused socket request."""
+    from pynchy_cli.core.groups import get_group
+
     c = context(ctx)
     after = audit_log.parse_since(since) if since else None  # a bad value fails first
     group_id = get_group(c.db, group).id if group else None

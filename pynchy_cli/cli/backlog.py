@@ -6,17 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from pynchy_cli.cli.common import JSON_OPTION
 from pynchy_cli.cli.output import console, emit_json, emit_mapping, emit_table, success, warn
-from pynchy_cli.core.backlog import STATUSES, Backlog, parse_status
-from pynchy_cli.core.backlog.check import check as check_backlog
-from pynchy_cli.core.backlog.check import fix as fix_backlog
-from pynchy_cli.core.backlog.importer import import_index
-from pynchy_cli.core.backlog.store import DEFAULT_DIR, Moved
-from pynchy_cli.core.errors import UsageError
+from pynchy_cli.core.backlog import STATUSES, Backlog
+from pynchy_cli.core.backlog.store import Moved
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -45,6 +40,9 @@ def init(
     commit: bool = COMMIT_OPTION,
 ) -> None:
     """Create the status folders, TODO.md (instructions and sections) and a README."""
+    from pynchy_cli.core.backlog.store import DEFAULT_DIR
+    from pynchy_cli.core.errors import UsageError
+
     if folder and dir_option and folder != dir_option:
         raise UsageError("give the folder once, as DIR or --dir", "e.g. pynchy backlog init work")
     backlog = Backlog.locate(folder or dir_option or Path(DEFAULT_DIR), must_exist=False)
@@ -86,6 +84,8 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List items in pipeline order (open ones unless --all or --status)."""
+    from pynchy_cli.core.backlog import parse_status
+
     backlog = Backlog.locate(folder)
     wanted = parse_status(status) if status else None
     items = [
@@ -106,6 +106,8 @@ def show(
     item: str = ITEM_ARGUMENT, folder: Path | None = DIR_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
     """Show an item and its plan."""
+    from rich.markdown import Markdown
+
     backlog = Backlog.locate(folder)
     found = backlog.find(item)
     data = found.public(backlog.git)
@@ -133,6 +135,8 @@ def _report_move(backlog: Backlog, moved: Moved) -> None:
 
 
 def _move(item: str, status: str, folder: Path | None, commit: bool) -> None:
+    from pynchy_cli.core.backlog import parse_status
+
     backlog = Backlog.locate(folder)
     target = parse_status(status)
     _report_move(backlog, backlog.move(backlog.find(item), target, commit=commit))
@@ -177,6 +181,9 @@ def check(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check that TODO.md and the status folders agree; --fix repairs what is safe."""
+    from pynchy_cli.core.backlog.check import check as check_backlog
+    from pynchy_cli.core.backlog.check import fix as fix_backlog
+
     backlog = Backlog.locate(folder)
     problems = check_backlog(backlog)
     fixed = []
@@ -221,6 +228,8 @@ def import_(
     ),
 ) -> None:
     """Import an index's items as plan files (creating the backlog if needed), and commit."""
+    from pynchy_cli.core.backlog.importer import import_index
+
     backlog = Backlog.locate(folder, must_exist=False)
     result = import_index(backlog, file, commit=commit)
     for note in result.notes:

@@ -7,12 +7,14 @@ from rich.markup import escape
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import console, emit_json
-from pynchy_cli.core.doctor import run_checks
 
 
 def doctor(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Check Python, config, database, runtime, image, plugins, model and channels."""
-    checks = run_checks(context(ctx))
+    """Check Python, config, data folder, database, runtime, image, plugins, model, channels
+    and MCP servers (each started for a moment to list its tools)."""
+    from pynchy_cli.core.doctor import run_checks
+
+    checks = run_checks(context(ctx, check=False))
     failed = [c for c in checks if not c.ok and c.required]
     if as_json:
         emit_json([c.as_dict() for c in checks])

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import typer.main
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import emit_json, emit_mapping, emit_table, err_console, success, warn
-from pynchy_cli.core.errors import NotFoundError
-from pynchy_cli.core.plugins import admin, scaffold
-from pynchy_cli.core.plugins.manager import ALLOW_ENV, Plugins, allow_list, plugins_for
+from pynchy_cli.core.plugins import scaffold
+
+if TYPE_CHECKING:
+    from pynchy_cli.core.plugins.manager import Plugins
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -22,6 +23,8 @@ app = typer.Typer(
 
 
 def _plugins(ctx: typer.Context) -> Plugins:
+    from pynchy_cli.core.plugins.manager import plugins_for
+
     return plugins_for(context(ctx).settings)
 
 
@@ -47,6 +50,8 @@ def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 def info(ctx: typer.Context, name: str, as_json: bool = JSON_OPTION) -> None:
     """Show one plugin and what it registered: runtimes, channels, agent cores, MCP
     servers, skills, lifecycle hooks and commands."""
+    from pynchy_cli.core.errors import NotFoundError
+
     plugins = _plugins(ctx)
     found = plugins.get(name)
     if found is None:
@@ -86,6 +91,8 @@ def install(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pip's output."),
 ) -> None:
     """Install plugins into pynchy's own environment (python -m pip install)."""
+    from pynchy_cli.core.plugins import admin
+
     on_line = (
         (lambda line: err_console.print(line, markup=False, highlight=False)) if verbose else None
     )
@@ -96,16 +103,34 @@ def install(
         no_build_isolation=no_build_isolation,
         on_line=on_line,
     )
-    if not result.added:
+    status = admin.fresh_status()  # as the next `pynchy` will load them
+    shown: set[str] = set()
+    added = {f.name for f in result.added}
+    for dist in result.asked:
+        provided = admin.provided_by(dist)
+        if not provided:
+            warn(f"{dist} adds no pynchy plugin (it has no 'pynchy' entry point)")
+        for found in provided:
+            verb = "reinstalled" if dist in result.installed else "already installed"
+            verb = "installed" if found.name in added else verb
+            _report_installed(found, status.get(found.name), verb)
+            shown.add(found.name)
+    for found in result.added:  # plugins that came as dependencies
+        if found.name not in shown:
+            _report_installed(found, status.get(found.name), "installed")
+            shown.add(found.name)
+    if not shown and not result.asked:
         warn(f"installed {' '.join(specs)}, but it adds no pynchy plugin (no 'pynchy' entry point)")
-        return
-    plugins = plugins_for(_settings_or_none())
-    for found in result.added:
-        info = plugins.infos.get(found.name)
-        kinds = ", ".join(info.kinds) if info and info.kinds else "-"
-        state = info.status if info else "?"
-        success(
-            f"installed plugin {found.name} {found.version} from {found.dist} ({kinds}; {state})"
+
+
+def _report_installed(found: Any, info: dict[str, Any] | None, verb: str) -> None:
+    kinds = ", ".join(info["kinds"]) if info and info["kinds"] else "-"
+    state = info["status"] if info else "?"
+    success(f"{verb} plugin {found.name} {found.version} from {found.dist} ({kinds}; {state})")
+    if info and info.get("error"):
+        warn(
+            f"plugin {found.name} cannot be used: {info['error']}; "
+            f"uninstall it with: pynchy plugin uninstall {found.dist}"
         )
 
 
@@ -115,6 +140,8 @@ def uninstall(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pip's output."),
 ) -> None:
     """Uninstall the distribution that provides a plugin (python -m pip uninstall)."""
+    from pynchy_cli.core.plugins import admin
+
     dist, provided = admin.distribution_of(name)
     on_line = (
         (lambda line: err_console.print(line, markup=False, highlight=False)) if verbose else None
@@ -127,6 +154,9 @@ def uninstall(
 @app.command("enable")
 def enable(ctx: typer.Context, name: str) -> None:
     """Enable a plugin: drop [plugin.NAME] enabled = false from config.toml."""
+    from pynchy_cli.core.plugins import admin
+    from pynchy_cli.core.plugins.manager import ALLOW_ENV, allow_list
+
     found = admin.known_plugin(name)
     config_file = context(ctx).paths.config_file
     changed = admin.set_enabled(config_file, found.name, True)
@@ -139,6 +169,8 @@ def enable(ctx: typer.Context, name: str) -> None:
 @app.command("disable")
 def disable(ctx: typer.Context, name: str) -> None:
     """Disable a plugin without uninstalling it: [plugin.NAME] enabled = false."""
+    from pynchy_cli.core.plugins import admin
+
     found = admin.known_plugin(name)
     config_file = context(ctx).paths.config_file
     changed = admin.set_enabled(config_file, found.name, False)
@@ -173,12 +205,21 @@ def new(
 
 
 def _settings_or_none() -> Any:
-    from pynchy_cli.core.context import Context
+    """What plugins_for needs of the settings, config.toml's [plugin.NAME] tables (which
+    disable plugins), read without validating the whole config: that would double the
+    time of `pynchy --help`. None when config.toml cannot be read."""
+    import tomllib
+    from types import SimpleNamespace
+
+    from pynchy_cli.core.paths import resolve_paths
 
     try:
-        return Context().settings
-    except Exception:
+        path = resolve_paths().config_file
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError):
         return None
+    tables = data.get("plugin")
+    return SimpleNamespace(plugin=tables if isinstance(tables, dict) else {})
 
 
 def _names(sub: typer.Typer) -> list[str]:
@@ -225,8 +266,10 @@ def _command_names(plugins: Plugins, name: str) -> list[str]:
 def add_plugin_commands(root: typer.Typer) -> None:
     """Add the commands of enabled `commands` plugins to the root CLI. A plugin whose hook
     fails, or whose command would replace a built-in one, is reported and left out."""
+    from pynchy_cli.core.plugins.manager import plugins_for
+
     settings = _settings_or_none()
-    if settings is None:  # an invalid config: the command run will say so itself
+    if settings is None:  # an unreadable config: the command run will say so itself
         return
     try:
         plugins = plugins_for(settings)
@@ -254,3 +297,21 @@ def add_plugin_commands(root: typer.Typer) -> None:
         root.registered_groups.extend(scratch.registered_groups)
         taken.update(names)
         info.registered["commands"] = names
+
+
+def plugin_commands(root: typer.Typer) -> dict[str, Any]:
+    """add_plugin_commands, then the click commands of what it added: for a root group that
+    was built before the plugins were loaded."""
+    from importlib.metadata import entry_points
+
+    if not entry_points(group="pynchy"):  # the manager's ENTRY_POINT_GROUP: only installed
+        return {}  # plugins can add commands, and loading the manager costs ~60 ms
+    before_commands, before_groups = len(root.registered_commands), len(root.registered_groups)
+    add_plugin_commands(root)
+    probe = typer.Typer()
+    probe.registered_commands = root.registered_commands[before_commands:]
+    probe.registered_groups = root.registered_groups[before_groups:]
+    if not probe.registered_commands and not probe.registered_groups:
+        return {}
+    probe.callback()(lambda: None)
+    return dict(typer.main.get_group(probe).commands)

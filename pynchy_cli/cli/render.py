@@ -40,11 +40,25 @@ def render_event(event: dict[str, Any], *, full: bool = False) -> None:
         console.print(f"[{style}]← {neutralise_markup(shown)}[/]", soft_wrap=True)
     elif kind == "error":
         message = neutralise_markup(_str(data.get("message", "")))
-        err_console.print(f"[red]error:[/] {message}", soft_wrap=True)
+        label = "[yellow]warning:[/]" if data.get("warning") else "[red]error:[/]"
+        err_console.print(f"{label} {message}", soft_wrap=True)
+    elif kind == "notice":  # the host's word to the group (a budget warning)
+        notice = neutralise_markup(_str(data.get("text", "")))
+        err_console.print(f"[yellow]notice:[/] {notice}", soft_wrap=True)
+    elif kind == "fallback":
+        switch = f"account {data.get('from_account')} {data.get('reason')}: "
+        switch += f"switched to account {data.get('to_account')}"
+        err_console.print(f"[yellow]{neutralise_markup(switch)}[/]", soft_wrap=True)
+    elif kind == "compaction":  # old turns summarised, or a prompt trimmed, to make room
+        note = neutralise_markup(_str(data.get("note", "")))
+        (console if full else err_console).print(f"[magenta]compacted:[/] {note}", soft_wrap=True)
+        if full and data.get("summary"):
+            console.print(f"[dim]{neutralise_markup(_str(data['summary']))}[/]", soft_wrap=True)
     elif kind == "usage" and full:
         cost = data.get("cost_usd")
         line = f"usage: {data.get('input_tokens', 0)} in / {data.get('output_tokens', 0)} out"
         line += f" · ${cost:.4f}" if isinstance(cost, int | float) and cost else ""
+        line += " · cost unknown" if cost is None else ""
         console.print(
             f"[dim]{neutralise_markup(line)} ({neutralise_markup(_str(data.get('model', '')))})[/]"
         )
@@ -55,8 +69,15 @@ def render_event(event: dict[str, Any], *, full: bool = False) -> None:
 def summary_line(run: dict[str, Any]) -> str:
     """One line about a run, plain text (neutralised, not markup-escaped)."""
     tokens = (run.get("input_tokens") or 0) + (run.get("output_tokens") or 0)
-    cost = run.get("cost_usd") or 0.0
+    cost = run.get("cost_usd")
     parts = [f"run {run['id']} {run['status']}", f"{run.get('model')}", f"{tokens} tokens"]
-    if cost:
+    if cost is None:
+        parts.append("cost unknown")  # a model without a known price: not free
+    elif cost:
         parts.append(f"${cost:.4f}")
     return neutralise(" · ".join(parts))
+
+
+def unknown_if_none(cost: float | None) -> float | str:
+    """A run's cost for a table: `unknown` when its model has no known price."""
+    return "unknown" if cost is None else cost

@@ -6,9 +6,6 @@ import typer
 
 from pynchy_cli.cli.common import JSON_OPTION, context
 from pynchy_cli.cli.output import emit_table, success
-from pynchy_cli.core import tasks as core
-from pynchy_cli.core.errors import UsageError
-from pynchy_cli.core.groups import get_group
 
 app = typer.Typer(no_args_is_help=True, help="Schedule prompts: cron, interval or once per group.")
 
@@ -26,6 +23,10 @@ def add(
     name: str | None = typer.Option(None, "--name", help="A short name for the task."),
 ) -> None:
     """Add a scheduled task (exactly one of --cron, --every, --at)."""
+    from pynchy_cli.core import tasks as core
+    from pynchy_cli.core.errors import UsageError
+    from pynchy_cli.core.groups import get_group
+
     chosen = [(k, v) for k, v in (("cron", cron), ("interval", every), ("once", at)) if v]
     if len(chosen) != 1:
         raise UsageError("give exactly one of --cron, --every or --at", 'e.g. --cron "* * * * *"')
@@ -43,6 +44,9 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List scheduled tasks."""
+    from pynchy_cli.core import tasks as core
+    from pynchy_cli.core.groups import get_group
+
     c = context(ctx)
     group_id = get_group(c.db, group).id if group else None
     rows = core.list_tasks(c.db, group_id, include_ended=show_all)
@@ -50,6 +54,8 @@ def list_(
 
 
 def _set(ctx: typer.Context, task_id: int, status: str, verb: str) -> None:
+    from pynchy_cli.core import tasks as core
+
     task = core.set_status(context(ctx).db, task_id, status)
     success(
         f"{verb} task {task_id}"
@@ -78,6 +84,8 @@ def cancel(ctx: typer.Context, task_id: int) -> None:
 @app.command("runs")
 def runs(ctx: typer.Context, task_id: int, as_json: bool = JSON_OPTION) -> None:
     """Show a task's past runs."""
+    from pynchy_cli.core import tasks as core
+
     c = context(ctx)
     core.get_task(c.db, task_id)
     emit_table(

@@ -31,7 +31,12 @@ from pydantic_settings import (
 )
 
 from pynchy_cli.core.errors import ConfigError, PynchyError
+from pynchy_cli.core.logs.settings import LogSettings
 from pynchy_cli.core.paths import Paths
+from pynchy_cli.core.periodic.settings import PeriodicSettings
+from pynchy_cli.core.scaling.settings import RaySettings
+from pynchy_cli.core.update.settings import AdminSettings
+from pynchy_cli.core.voice.settings import VoiceSettings
 
 Provider = Literal["anthropic", "openai"]
 # auto, podman, docker, process, or a runtime a plugin registers (checked by get_runtime)
@@ -43,12 +48,43 @@ DEFAULT_MODELS: dict[str, str] = {
 }
 
 
+class Budget(BaseModel):
+    """Spending caps per local calendar day and month, in USD and/or tokens (input, cached
+    input included, plus output). Checked on the host before each model call
+    (core.budgets); a cap left out is no cap."""
+
+    model_config = {"extra": "forbid"}
+
+    daily_usd: float | None = Field(None, gt=0)
+    monthly_usd: float | None = Field(None, gt=0)
+    daily_tokens: int | None = Field(None, gt=0)
+    monthly_tokens: int | None = Field(None, gt=0)
+
+
 class Account(BaseModel):
     """Credentials for one provider subscription. They never leave the host."""
 
     provider: Provider
     api_key: SecretStr | None = None
     base_url: str | None = None
+    context_window: int | None = Field(
+        None, ge=1_000, description="tokens the account's models read at once (a local server)"
+    )
+    budget: Budget | None = None
+    # Accounts of the same provider to move to when this one is rate limited or out of credit.
+    fallbacks: list[str] = []
+
+
+class PriceSettings(BaseModel):
+    """[prices."PROVIDER:MODEL"]: USD per million tokens, for models the built-in table
+    does not know or prices differently (core.agent_cores.pricing)."""
+
+    model_config = {"extra": "forbid"}
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(None, ge=0)  # unset: the input price
+    cache_write_per_mtok: float | None = Field(None, ge=0)  # unset: the input price
 
 
 class Limits(BaseModel):
@@ -58,10 +94,42 @@ class Limits(BaseModel):
     idle_timeout: int = Field(60, ge=0, description="seconds a warm container waits")
     max_concurrent: int = Field(4, gt=0)
     max_request_bytes: int = Field(1_048_576, gt=0, description="cap on one socket request")
-    max_turns: int = Field(50, gt=0, description="model turns per run")
+    max_turns: int = Field(50, gt=0, description="model turns per prompt")
     approval_timeout: int = Field(
         300, gt=0, description="seconds a person has to approve a tool call; then denied"
     )
+    max_delegate_depth: int = Field(
+        2, ge=0, description="how deep delegates may nest below the run a person started"
+    )
+    max_delegates: int = Field(5, ge=0, description="delegate calls per run")
+    max_handoffs: int = Field(3, ge=0, description="handoffs in a row, one after another")
+
+
+class ContextSettings(BaseModel):
+    """[context]: keeping long conversations inside the model's context window and the
+    socket's cap (see core.agent.context_window)."""
+
+    model_config = {"extra": "forbid"}
+
+    compact_at: float = Field(
+        0.75, ge=0.2, le=0.95, description="compact older turns past this share of the room"
+    )
+    keep_recent: float = Field(
+        0.35, ge=0.05, le=0.8, description="share of the room the newest turns keep verbatim"
+    )
+    max_tool_result: int = Field(
+        50_000, ge=1_000, le=100_000, description="characters of one tool result kept"
+    )
+    windows: dict[str, int] = Field(
+        {}, description='context window in tokens by model: {"openai:llama3" = 8192}'
+    )
+    default_window: int = Field(32_000, ge=1_000, description="window of unknown models")
+
+    @model_validator(mode="after")
+    def _keep_below_compact(self) -> ContextSettings:
+        if self.keep_recent >= self.compact_at:
+            raise ValueError("keep_recent must be smaller than compact_at")
+        return self
 
 
 Tier = Literal["read", "write", "external", "destructive"]
@@ -109,6 +177,32 @@ class ProfileSettings(BaseModel):
         return value
 
 
+class AgentSettings(BaseModel):
+    """[agents.NAME]: an agent profile that delegate and handoff can name (see
+    core.agent.profiles). Fields left out: the group's (model, account, security profile)
+    or the defaults in [limits]."""
+
+    model_config = {"extra": "forbid"}
+
+    description: str = ""  # shown to the agents that may call it
+    model: str | None = None
+    account: str | None = None
+    tools: list[str] | None = None  # allowed tools: names or patterns; unset: all offered
+    system_prompt: str | None = None
+    system_prompt_file: str | None = None  # relative to the config folder
+    security_profile: str | None = None  # a [profiles.X] name
+    max_depth: int | None = Field(None, ge=0)  # levels it may delegate below itself
+    max_children: int | None = Field(None, ge=0)  # delegate calls per run of it
+    ask: bool = False  # a person approves each delegate or handoff to it
+    groups: list[str] | None = None  # groups that may use it; unset: every group
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> AgentSettings:
+        if self.system_prompt is not None and self.system_prompt_file is not None:
+            raise ValueError("give system_prompt or system_prompt_file, not both")
+        return self
+
+
 class McpServerSettings(BaseModel):
     """[mcp.NAME]: an MCP server the host runs for agents (see core.plugins.mcp)."""
 
@@ -128,6 +222,13 @@ class McpServerSettings(BaseModel):
     cwd: str | None = None
     timeout: float = Field(120.0, gt=0)
     enabled: bool = True
+    # Servers that see the workspace (checked by core.plugins.mcp.check_placement).
+    container: bool = Field(False, description="run it in its own container, /workspace mounted")
+    image: str | None = Field(None, description="container: its image (default: the agent's)")
+    network: bool = Field(False, description="container: a network, if the profile allows it")
+    map_paths: bool = Field(False, description="on the host: map /workspace/... arguments")
+    idle_stop: float | None = Field(None, gt=0, description="seconds unused before it stops")
+    shareable: bool = Field(False, description="one server for every group, no workspace")
 
     @model_validator(mode="after")
     def _command_or_url(self) -> McpServerSettings:
@@ -164,7 +265,14 @@ class Settings(BaseSettings):
         10001, gt=0, description="uid (and gid) agents run as when pynchy runs as root"
     )
     limits: Limits = Limits()
+    # local: an asyncio semaphore (limits.max_concurrent); ray: Ray places runs (docs/scaling.md)
+    scaling: Literal["local", "ray"] = "local"
+    ray: RaySettings = RaySettings()
+    context: ContextSettings = ContextSettings()
+    voice: VoiceSettings = VoiceSettings()  # voice messages in, spoken replies out
     api: ApiSettings = ApiSettings()
+    admin: AdminSettings = AdminSettings()  # POST /admin/update, off unless admin.listen
+    logs: LogSettings = LogSettings()  # per-session JSONL logs (core.logs): rotation, pruning
     accounts: dict[str, Account] = {}
     plugin: dict[str, dict[str, Any]] = Field(
         {}, description="per-plugin settings: [plugin.NAME], with enabled = false to disable"
@@ -175,6 +283,32 @@ class Settings(BaseSettings):
     profiles: dict[str, ProfileSettings] = Field(
         {}, description="security profiles groups are given: [profiles.NAME]"
     )
+    agents: dict[str, AgentSettings] = Field(
+        {}, description="agent profiles for delegate and handoff: [agents.NAME]"
+    )
+    prices: dict[str, PriceSettings] = Field(
+        {}, description='model prices in USD per million tokens: [prices."PROVIDER:MODEL"]'
+    )
+    periodic: dict[str, PeriodicSettings] = Field(
+        {}, description="periodic agents, or changes to shipped ones: [periodic.NAME]"
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _price_keys(cls, value: dict[str, PriceSettings]) -> dict[str, PriceSettings]:
+        for key in value:
+            provider, _, model = key.partition(":")
+            if not provider or not model:
+                raise ValueError(f"price key {key!r}: write it as PROVIDER:MODEL")
+        return value
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_names(cls, value: dict[str, AgentSettings]) -> dict[str, AgentSettings]:
+        for name in value:
+            if not PROFILE_NAME_RE.match(name):
+                raise ValueError(f"agent name {name!r}: use lowercase letters, digits, - or _")
+        return value
 
     @field_validator("profiles")
     @classmethod
@@ -246,6 +380,7 @@ def load_settings(paths: Paths, overrides: dict[str, Any] | None = None) -> Sett
     finally:
         _toml_data.reset(token)
     _add_env_accounts(settings)
+    _check_fallbacks(settings, paths)
     return settings
 
 
@@ -260,6 +395,26 @@ def _add_env_accounts(settings: Settings) -> None:
                 api_key=SecretStr(key) if key else None,
                 base_url=url or None,
             )
+
+
+def _check_fallbacks(settings: Settings, paths: Paths) -> None:
+    """Fallbacks name other accounts of the same provider (after the environment's)."""
+    for name, account in settings.accounts.items():
+        for other in account.fallbacks:
+            target = settings.accounts.get(other)
+            problem = None
+            if other == name:
+                problem = "names the account itself"
+            elif target is None:
+                problem = f"names no account {other!r}"
+            elif target.provider != account.provider:
+                problem = f"names {other!r}, an account of {target.provider}"
+            if problem:
+                raise ConfigError(
+                    f"invalid setting accounts.{name}.fallbacks: {problem}",
+                    f"Fallbacks are other [accounts.NAME] of {account.provider}; "
+                    f"check {paths.config_file}",
+                )
 
 
 def masked(settings: Settings) -> dict[str, Any]:

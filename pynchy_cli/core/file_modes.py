@@ -9,11 +9,14 @@ users can read it.
 
 from __future__ import annotations
 
+import errno
 import logging
+import logging.handlers
 import os
 import stat
 from pathlib import Path
 
+from pynchy_cli.core.errors import ConfigError
 from pynchy_cli.core.paths import Paths
 
 PRIVATE_DIR = 0o700
@@ -28,7 +31,7 @@ def tighten(path: Path, mode: int, *, quiet: bool = False) -> int | None:
     when it changed, None when it was already private or does not exist."""
     try:
         old = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     if not old & OTHERS & ~mode:
         return None
@@ -49,6 +52,8 @@ def private_dir(path: Path, *, quiet: bool = False) -> Path:
     try:
         path.mkdir(mode=PRIVATE_DIR)
     except FileExistsError:
+        if not path.is_dir():  # never chmod a file that stands where the folder should
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)) from None
         tighten(path, PRIVATE_DIR, quiet=quiet)
     return path
 
@@ -62,12 +67,42 @@ def private_file(path: Path, *, quiet: bool = False) -> Path:
     return path
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are 600: each new one after a rotation too."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's hook for opening
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def secure_data_dir(paths: Paths) -> None:
     """The data folder and the folders of logs and run sockets, all 700. A fresh data
-    folder someone made by hand (mkdir, 755) is tightened silently: nothing was in it."""
-    private_dir(paths.data_dir, quiet=not paths.database.exists())
-    private_dir(paths.logs_dir, quiet=True)  # inside the data folder: its line says enough
-    private_dir(paths.runs_dir, quiet=True)
+    folder someone made by hand (mkdir, 755) is tightened silently: nothing was in it.
+    A data folder that cannot be made or written is one ConfigError that says why."""
+    try:
+        private_dir(paths.data_dir, quiet=not paths.database.exists())
+        private_dir(paths.logs_dir, quiet=True)  # inside the data folder: its line says enough
+        private_dir(paths.runs_dir, quiet=True)
+        if not os.access(paths.data_dir, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(paths.data_dir))
+    except OSError as exc:
+        raise unusable_data_dir(paths, exc) from exc
+
+
+def unusable_data_dir(paths: Paths, exc: OSError) -> ConfigError:
+    """The data folder cannot be created or written: what stands in the way, and the fix."""
+    folder = paths.data_dir
+    where = f"{folder} ({paths.home_var})" if paths.home_var else str(folder)
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        what = f"cannot use the data folder {where}: {blocker} is a file"
+    else:
+        what = f"cannot create or write the data folder {where}: {exc.strerror or exc}"
+    if paths.home_var:
+        hint = f"Set {paths.home_var} to a folder you can write, or unset it"
+    else:
+        hint = f"Make {folder} a folder you can write, or set PYNCHY_HOME to one"
+    return ConfigError(what, hint)
 
 
 def open_to_others(paths: Paths) -> list[tuple[Path, int]]:
@@ -83,7 +118,7 @@ def open_to_others(paths: Paths) -> list[tuple[Path, int]]:
     for path, mode in wanted:
         try:
             current = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         if current & OTHERS & ~mode:
             found.append((path, current))

@@ -23,8 +23,9 @@ MEMORY_FILE = "CLAUDE.md"
 
 _GROUP_MEMORY = """# {name}
 
-This is the memory of the group "{name}". The agent reads it at the start of every run
-and may update it with facts worth keeping: who is here, preferences, ongoing work.
+This is the memory of the group "{name}": a short index the agent reads at the start of
+every run, with facts worth keeping (who is here, preferences, ongoing work). Details go in
+skills, .claude/skills/NAME/SKILL.md, with one line here for each.
 """
 
 _GLOBAL_MEMORY = """# Global memory
@@ -50,6 +51,8 @@ class Group:
     created_at: str
     mounts: list[str] = field(default_factory=list)  # "PATH[:rw]", checked by the allowlist
     profile: str = "default"  # its security profile (core.policy.profiles)
+    # What its runs ask Ray for when scaling is ray (core.scaling.requests); {}: defaults
+    resources: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Group:
@@ -69,11 +72,20 @@ class Group:
             created_at=row["created_at"],
             mounts=json.loads(row.get("mounts") or "[]"),
             profile=row.get("profile") or "default",
+            resources=json.loads(row.get("resources") or "{}"),
         )
 
     @property
     def path(self) -> Path:
         return Path(self.folder)
+
+    def trigger_word(self, assistant_name: str) -> str:
+        """The word that addresses the agent here: its own trigger, else @assistant_name."""
+        return self.trigger or f"@{assistant_name}"
+
+    def answers(self, assistant_name: str) -> str:
+        """What the agent answers in this group, for people: admin groups answer all."""
+        return "(all messages)" if self.admin else self.trigger_word(assistant_name)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -88,6 +100,7 @@ class Group:
             "chat_id": self.chat_id,
             "mounts": self.mounts,
             "profile": self.profile,
+            "resources": self.resources,
             "created_at": self.created_at,
         }
 
@@ -123,6 +136,7 @@ def add_group(
     chat_id: str | None = None,
     mounts: list[str] | None = None,
     profile: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> Group:
     """A new group; `profile` is checked against the settings by the caller
     (core.policy.profiles.check_assignment)."""
@@ -157,6 +171,7 @@ def add_group(
             "chat_id": chat_id,
             "mounts": json.dumps(mounts or []),
             "profile": profile,
+            "resources": json.dumps(resources or {}),
             "last_answered_id": 0,
             "created_at": utcnow(),
         }
@@ -197,7 +212,7 @@ def update_group(db: Database, name: str, **fields: Any) -> Group:
     group = get_group(db, name)
     allowed = {
         *("admin", "trigger", "model", "account", "network", "session_id", "last_answered_id"),
-        *("channel", "chat_id", "mounts", "profile"),
+        *("channel", "chat_id", "mounts", "profile", "resources"),
     }
     bad = set(fields) - allowed
     if bad:
@@ -205,6 +220,8 @@ def update_group(db: Database, name: str, **fields: Any) -> Group:
     values = {k: (int(v) if isinstance(v, bool) else v) for k, v in fields.items()}
     if "mounts" in values:
         values["mounts"] = json.dumps(values["mounts"] or [])
+    if "resources" in values:
+        values["resources"] = json.dumps(values["resources"] or {})
     db["groups"].update(group.id, values)
     return get_group(db, name)
 
@@ -236,7 +253,7 @@ def remove_group(db: Database, name: str, *, delete_files: bool = False) -> Grou
                 f"delete from {child} where {key} in (select id from {parent} where group_id = ?)",
                 [group.id],
             )
-        for table in ("tasks", "runs", "messages", "sessions"):
+        for table in ("tasks", "runs", "messages", "sessions", "memory_layout"):
             db.execute(f"delete from {table} where group_id = ?", [group.id])
         db.execute("delete from groups where id = ?", [group.id])
     if delete_files and group.path.exists():

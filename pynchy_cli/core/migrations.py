@@ -217,3 +217,83 @@ def m0005_policy(db: Database) -> None:
     db["audit"].create_index(["at"])
     # A group's security profile (core.policy.profiles); null means `default`.
     db["groups"].add_column("profile", str)
+
+
+@MIGRATIONS(name="0006_budgets")
+def m0006_budgets(db: Database) -> None:
+    # A group's spending caps (JSON, the keys of config.Budget), set by `groups set --budget`.
+    db["groups"].add_column("budget", str)
+    # Budget warnings already given, one per budget and period: key
+    # <scope>:<name>:<cap>:<period start>. runs.cost_usd may now be null: price unknown.
+    db["budget_notices"].create({"key": str, "at": str}, pk="key", not_null={"at"})
+    db["runs"].create_index(["account", "started_at"])
+
+
+@MIGRATIONS(name="0007_linked_runs")
+def m0007_linked_runs(db: Database) -> None:
+    # Runs a run started: a delegate (its answer comes back as a tool result) or the
+    # successor it handed the conversation to. `agent` is the agent profile a run used,
+    # `depth` how many delegates down from the run a person or task started.
+    db["runs"].add_column("parent_run_id", str)
+    db["runs"].add_column("link", str)  # delegate | handoff
+    db["runs"].add_column("agent", str)
+    db["runs"].add_column("depth", int)
+    db["runs"].create_index(["parent_run_id"])
+    # The agent profile that holds a session: after a handoff, the group's next runs
+    # resume the session under that agent.
+    db["sessions"].add_column("agent", str)
+
+
+@MIGRATIONS(name="0008_scaling")
+def m0008_scaling(db: Database) -> None:
+    # What a group's runs ask Ray for (JSON: cpus, memory, gpus, resources, labels; only
+    # what was set for the group, [ray] in config gives the rest), and the Ray node each
+    # run ran on (null in local mode).
+    db["groups"].add_column("resources", str)
+    db["runs"].add_column("node", str)
+
+
+@MIGRATIONS(name="0009_voice")
+def m0009_voice(db: Database) -> None:
+    # A voice message's audio (JSON: mime, bytes, source, sha256, file under DATA/audio,
+    # transcribed, problem; core.voice.desk), and whether a group's replies are spoken
+    # (1 always, 0 never, null: [voice] speak decides).
+    db["messages"].add_column("audio", str)
+    db["groups"].add_column("voice", int)
+
+
+@MIGRATIONS(name="0009_memory_layout")
+def m0009_memory_layout(db: Database) -> None:
+    # Groups whose memory was put in the .claude/ layout (core.memory_layout): done once
+    # per group, on its first run; `moved` is the JSON list of skills made from sections.
+    db["memory_layout"].create(
+        {"group_id": int, "done_at": str, "moved": str},
+        pk="group_id",
+        not_null={"done_at"},
+    )
+
+
+@MIGRATIONS(name="0010_periodic_runs")
+def m0010_periodic_runs(db: Database) -> None:
+    # One row per (periodic agent, due time), inserted to claim it: whoever inserts first
+    # (serve's scheduler, a timer's `agent run --periodic`, `periodic run`) runs it, so a
+    # due time runs once. `trigger` says who; `summary` is the result's first line or why
+    # it failed or was skipped.
+    db["periodic_runs"].create(
+        {
+            "id": int,
+            "name": str,
+            "due_at": str,
+            "trigger": str,  # serve | timer | manual
+            "group_name": str,
+            "status": str,  # running | ok | failed | skipped
+            "run_id": str,
+            "summary": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"name", "due_at", "status", "started_at"},
+    )
+    db["periodic_runs"].create_index(["name", "due_at"], unique=True)
+    db["periodic_runs"].create_index(["started_at"])

@@ -16,6 +16,7 @@ from pathlib import Path
 class Paths:
     config_dir: Path
     data_dir: Path
+    home_var: str | None = None  # "PYNCHY_HOME" when that variable chose both folders
 
     @property
     def config_file(self) -> Path:
@@ -56,7 +57,7 @@ def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
     home = env.get("PYNCHY_HOME")
     if home:
         root = Path(home).expanduser().resolve()
-        return Paths(config_dir=root, data_dir=root)
+        return Paths(config_dir=root, data_dir=root, home_var="PYNCHY_HOME")
     user_home = Path(env.get("HOME") or Path.home())
     config_base = Path(env.get("XDG_CONFIG_HOME") or user_home / ".config")
     data_base = Path(env.get("XDG_DATA_HOME") or user_home / ".local" / "share")

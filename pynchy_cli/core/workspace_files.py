@@ -21,7 +21,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +120,12 @@ def _folder(root: Path, parts: list[str], *, create: bool = False) -> Iterator[i
         yield fd
     finally:
         os.close(fd)
+
+
+def folder_fd(root: Path, rel: str | Path, *, create: bool = False) -> AbstractContextManager[int]:
+    """A context manager for a descriptor of the folder root/rel, opened (or created) one
+    component at a time without following a symlink."""
+    return _folder(root, parts_of(rel), create=create)
 
 
 def _open_regular(dir_fd: int, name: str, rel: str) -> int:

@@ -59,6 +59,7 @@ class FakeServer:
     """
 
     routes: dict[str, str] = {}
+    get_routes: frozenset[str] = frozenset()  # routes answered to GET (no body) instead of POST
     base_path = ""
 
     def __init__(self, key: str | None = "sk-test-key") -> None:
@@ -173,14 +174,15 @@ class FakeServer:
             failure = self._failures.popleft() if self._failures else None
         try:
             route = self.routes.get(request.path)
-            if route is None or request.method != "POST":
+            is_get = request.path in self.get_routes
+            if route is None or request.method != ("GET" if is_get else "POST"):
                 raise ApiError(404, "not_found_error", f"{request.method} {request.path} not found")
             self.check_auth(request)
             if failure is not None:
                 status, headers = failure
                 kind, message = self.failure_kind(status)
                 response = Response(status, self.error_body(status, kind, message), headers)
-            elif not isinstance(body, dict):
+            elif not is_get and not isinstance(body, dict):
                 raise ApiError(400, "invalid_request_error", "the body must be a JSON object")
             else:
                 response = getattr(self, route)(request)

@@ -1,4 +1,4 @@
-"""A local server speaking OpenAI chat completions: POST /v1/chat/completions.
+"""A local server speaking OpenAI chat completions: POST /v1/chat/completions, GET /v1/models.
 
 Shapes follow the API reference: a `chat.completion` object with one choice whose message
 has `content` and `tool_calls` (`{"id", "type": "function", "function": {"name",
@@ -32,8 +32,10 @@ _ERROR_TYPES = {
 
 
 class OpenAIServer(FakeServer):
-    routes = {"/v1/chat/completions": "chat_completions"}
+    routes = {"/v1/chat/completions": "chat_completions", "/v1/models": "list_models"}
+    get_routes = frozenset({"/v1/models"})
     base_path = "/v1"
+    models: tuple[str, ...] = ("gpt-4.1-mini",)  # what GET /v1/models lists; set per test
 
     # --- scripting --------------------------------------------------------------------
 
@@ -104,6 +106,15 @@ class OpenAIServer(FakeServer):
             "https://platform.openai.com/account/api-keys.",
             401,
         )
+
+    def list_models(self, request: RecordedRequest) -> Response:
+        """GET /v1/models: `{"object": "list", "data": [{"id", "object": "model",
+        "created", "owned_by"}]}`, as OpenAI, Ollama, llama-server and vLLM answer it."""
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "local"}
+            for m in self.models
+        ]
+        return Response(200, {"object": "list", "data": data})
 
     def chat_completions(self, request: RecordedRequest) -> Response:
         body = request.body

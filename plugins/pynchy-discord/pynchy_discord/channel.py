@@ -14,6 +14,10 @@ discord.py does the Gateway work: HELLO, IDENTIFY, heartbeats, RESUME with the l
 after a drop (the server replays what was missed) and a new IDENTIFY when the session is gone.
 It is pointed at another server by its class attributes `discord.http.Route.BASE` (the REST
 base) and `DiscordWebSocket.DEFAULT_GATEWAY`, which this channel sets from GET /gateway/bot.
+
+Voice: a voice message (or an audio attachment) is fetched and handed to pynchy as a
+VoiceNote (voice.py); a spoken reply is posted as an audio attachment, which Discord plays
+inline (discord.py cannot send the waveform a "voice message" needs).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +40,12 @@ from pynchy_cli import (
     GroupFinder,
     PynchyError,
     SentRecord,
+    Speech,
     TokenRedactor,
     TypingKeeper,
     UnavailableError,
 )
+from pynchy_discord import voice
 from pynchy_discord.config import NAME, DiscordConfig, read_config
 from pynchy_discord.format import inbound_text, render, split_message
 
@@ -252,10 +259,13 @@ class DiscordChannel:
             names=names,
             bot_mentioned=me is not None and any(u.id == me.id for u in message.mentions),
         )
-        files = [f"[attachment: {a.filename} {a.url}]" for a in message.attachments]
+        audio = voice.audio_attachment(message)
+        others = [a for a in message.attachments if a is not audio]
+        files = [f"[attachment: {a.filename} {a.url}]" for a in others]
         content = "\n".join([p for p in (content, *files) if p])
-        if not content.strip():
+        if not content.strip() and audio is None:
             return 0
+        extra = {"voice": await voice.fetch(audio)} if audio is not None else {}
         try:
             await self.host.receive(
                 group,
@@ -263,6 +273,7 @@ class DiscordChannel:
                 content,
                 channel=self.name,
                 platform_id=str(message.id),
+                **extra,
             )
         except PynchyError as exc:
             log.warning("discord: message %s not taken: %s", message.id, exc.line())
@@ -290,9 +301,25 @@ class DiscordChannel:
                     self.ledger.record(key, number, chat, message.id)
             self._key_locks.pop(part_key, None)
 
-    async def _post(self, chat: str, content: str, *, nonce: str | None) -> discord.Message:
+    async def send_voice(self, group: Group, speech: Speech, *, key: str) -> None:
+        """A spoken reply as an audio attachment, posted once per reply key."""
+        chat = group.chat_id
+        if not chat:
+            return
+        voice_key = f"{key}:voice" if key else ""
+        if voice_key and self.ledger.posted(voice_key, 0) is not None:
+            return
+        nonce = nonce_for(voice_key) if voice_key else None
+        message = await self._post(chat, None, nonce=nonce, speech=speech)
+        if voice_key:
+            self.ledger.record(voice_key, 0, chat, message.id)
+
+    async def _post(
+        self, chat: str, content: str | None, *, nonce: str | None, speech: Speech | None = None
+    ) -> discord.Message:
         """POST /channels/{chat}/messages, retried while the network or Discord is down. The
-        nonce makes Discord return the first message instead of creating a second one."""
+        nonce makes Discord return the first message instead of creating a second one.
+        `speech` goes along as an attachment."""
         backoff = Backoff(0.5, RETRY_MAX)
         while True:
             await self._logged_in.wait()
@@ -304,8 +331,14 @@ class DiscordChannel:
                 )
             try:
                 target = self.client.get_partial_messageable(int(chat))
+                extra = {}
+                if speech is not None:  # a File is read once: a new one for each attempt
+                    extra["file"] = discord.File(io.BytesIO(speech.data), speech.filename)
                 return await target.send(
-                    content, nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+                    content,
+                    nonce=nonce,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    **extra,
                 )
             except discord.HTTPException as exc:
                 if exc.status < 500 and exc.status != 429:

@@ -7,12 +7,18 @@ Built from Discord's documented wire formats, for one bot in one guild:
   GET /gateway/bot, GET /channels/{id},
   GET /channels/{id}/messages (limit 1-100, before/after/around; newest first),
   POST /channels/{id}/messages (content <= 2000 characters, error 50035 past it, 50006 when
-  empty; `nonce` with `enforce_nonce` returns the message already created with that nonce),
+  empty without files; `nonce` with `enforce_nonce` returns the message already created with
+  that nonce; a multipart/form-data body carries the JSON in `payload_json` and each file in
+  `files[n]`, which become the message's attachments),
   POST /channels/{id}/typing (204). Unknown channels answer 404 with code 10003.
 - The Gateway at /gateway (fake_discord_gateway.py): HELLO, heartbeats, IDENTIFY/READY,
   RESUME with replay, INVALID_SESSION, RECONNECT. MESSAGE_CREATE is dispatched to sessions
   that asked for GUILD_MESSAGES / DIRECT_MESSAGES, with empty content unless they asked for
   MESSAGE_CONTENT (or the message mentions the bot, or it is a DM), as Discord does.
+
+Attachments are served from /attachments/{channel}/{id}/{filename} (the CDN: no token).
+`post_voice` sends a voice message: one OGG attachment with `duration_secs` and a base64
+`waveform`, the message flagged IS_VOICE_MESSAGE (1 << 13), no content.
 
 Test controls (thread-safe, called from the test's thread): post_as_user, drop/restore (a
 network outage: open connections are cut and every new one is closed at once while down),
@@ -21,6 +27,7 @@ send_reconnect, lose_next_post_response, and read-outs of what the bot did.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import time
@@ -35,6 +42,7 @@ from pynchy_cli import testing
 
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
+IS_VOICE_MESSAGE = 1 << 13
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -63,6 +71,9 @@ class FakeDiscord(testing.FakeServer):
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.typing: Counter[str] = Counter()
         self.posts: list[dict[str, Any]] = []  # every POST /messages body the bot sent
+        self.files: dict[str, bytes] = {}  # attachment id -> its bytes (the CDN)
+        self.uploads: list[dict[str, Any]] = []  # files the bot attached: filename, data, ...
+        self.cdn_fetches: list[str] = []
         self.nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self.gateway = Gateway(self)
         self.down = False
@@ -176,6 +187,7 @@ class FakeDiscord(testing.FakeServer):
         app.router.add_get(API + "/channels/{id}/messages", self._list_messages)
         app.router.add_post(API + "/channels/{id}/messages", self._create_message)
         app.router.add_post(API + "/channels/{id}/typing", self._typing)
+        app.router.add_get("/attachments/{channel}/{id}/{filename}", self._cdn)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -292,10 +304,10 @@ class FakeDiscord(testing.FakeServer):
         channel = self._channel_or_404(request)
         if isinstance(channel, web.Response):
             return channel
-        body = await request.json()
+        body, files = await self._message_body(request)
         self.posts.append(body)
         content = body.get("content") or ""
-        if not content.strip():
+        if not content.strip() and not files:
             return _error(400, "Cannot send an empty message", 50006)
         if len(content) > 2000:
             return _error(
@@ -325,6 +337,13 @@ class FakeDiscord(testing.FakeServer):
         )
         extra = {"nonce": nonce} if nonce is not None else {}
         message = self._message(channel["id"], self.bot, content, **extra)
+        message["attachments"] = [
+            self._attachment(channel["id"], name, kind, data) for name, kind, data in files
+        ]
+        self.uploads.extend(
+            {"channel": channel["id"], "filename": n, "content_type": k, "data": d}
+            for n, k, d in files
+        )
         message["mention_everyone"] = "everyone" in parse and (
             "@everyone" in content or "@here" in content
         )
@@ -341,6 +360,45 @@ class FakeDiscord(testing.FakeServer):
                 request.transport.abort()
             raise web.HTTPServiceUnavailable()
         return _json(_rest_view(message))
+
+    async def _message_body(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], list[tuple[str, str, bytes]]]:
+        """The JSON of a message post and its files (filename, content type, bytes)."""
+        if not request.content_type.startswith("multipart/"):
+            return await request.json(), []
+        body: dict[str, Any] = {}
+        files: list[tuple[str, str, bytes]] = []
+        async for part in await request.multipart():
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            elif part.name and part.name.startswith("files[") and part.filename:
+                kind = part.headers.get("Content-Type", "application/octet-stream")
+                files.append((part.filename, kind, await part.read()))
+        return body, files
+
+    def _attachment(
+        self, channel_id: str, filename: str, content_type: str, data: bytes, **extra: Any
+    ) -> dict[str, Any]:
+        attachment_id = self.snowflake()
+        self.files[attachment_id] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{attachment_id}/{filename}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+            **extra,
+        }
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["id"])
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        self.cdn_fetches.append(request.match_info["id"])
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _typing(self, request: web.Request) -> web.Response:
         channel = self._channel_or_404(request)
@@ -396,6 +454,40 @@ class FakeDiscord(testing.FakeServer):
                     "flags": 0,
                     "nick": None,
                 }
+            self.messages[channel_id].append(message)
+            await self.gateway.dispatch_message(message)
+            return message
+
+        return self.call(post)
+
+    def post_voice(
+        self,
+        channel_id: str,
+        audio: bytes,
+        *,
+        content_type: str = "audio/ogg",
+        duration: float = 2.4,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A person records a voice message: one OGG attachment with its duration and
+        waveform, flagged IS_VOICE_MESSAGE. `size` overrides the size Discord reports."""
+
+        async def post() -> dict[str, Any]:
+            message = self._message(channel_id, self.ann, "", flags=IS_VOICE_MESSAGE)
+            attachment = self._attachment(
+                channel_id,
+                "voice-message.ogg",
+                content_type,
+                audio,
+                duration_secs=duration,
+                waveform=base64.b64encode(bytes(range(0, 256, 4))).decode(),
+            )
+            if size is not None:
+                attachment["size"] = size
+            message["attachments"] = [attachment]
+            channel = self.channels[channel_id]
+            if channel.get("guild_id"):
+                message["guild_id"] = channel["guild_id"]
             self.messages[channel_id].append(message)
             await self.gateway.dispatch_message(message)
             return message

@@ -13,6 +13,8 @@
   the message's metadata when a post's outcome is unknown).
 - Typing: Slack has no typing indicator for Socket Mode bots, so an :hourglass_flowing_sand:
   reaction sits on the triggering message while the agent runs (reactions.add / remove).
+- Voice: an audio file in a message (a voice clip) is fetched and handed to pynchy as a
+  VoiceNote; spoken replies are uploaded as files (voice.py).
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from pynchy_cli import (
     GroupFinder,
     PynchyError,
     SentRecord,
+    Speech,
     TokenRedactor,
     UnavailableError,
     channel_state_dir,
 )
+from pynchy_slack import voice
 from pynchy_slack.config import NAME, SlackConfig, doctor_problems, load_config
 from pynchy_slack.mrkdwn import (
     LIMIT,
@@ -239,12 +243,17 @@ class SlackChannel:
         content = from_slack(
             text, bot_user_id=self.bot_user_id, trigger=trigger, names=self._names
         ).strip()
-        if not content:
+        audio = await voice.audio_file(self._web, message)
+        if not content and audio is None:
             return  # a file or an attachment alone: nothing to read
         if chat.startswith("D") and not group.admin and trigger.lower() not in content.lower():
-            content = f"{trigger} {content}"  # a direct message is addressed by nature
+            content = f"{trigger} {content}".strip()  # a direct message is addressed by nature
         if float(ts) >= float(self._last_ts.get(chat, "0")):
             self._last_ts[chat] = ts
+        extra = {}
+        if audio is not None:
+            note = await voice.fetch(audio, self.config.bot_token, self.config.base_url)
+            extra["voice"] = note
         try:
             await self._host.receive(
                 group,
@@ -252,6 +261,7 @@ class SlackChannel:
                 content,
                 channel=NAME,
                 platform_id=f"{chat}:{ts}",
+                **extra,
             )
         except PynchyError as exc:  # refused for good (too long, ...): say so, move on
             log.warning("slack: message %s in %s not stored: %s", ts, chat, exc.line())
@@ -344,6 +354,16 @@ class SlackChannel:
                 continue  # posted before: a retry of the same reply
             ts = await self._post(chat, piece, key, part)
             self._sent.record(key, part, chat, ts)
+
+    async def send_voice(self, group: Group, speech: Speech, *, key: str) -> None:
+        """A spoken reply, uploaded as a file once per reply key."""
+        chat = group.chat_id
+        if not chat or self._web is None or self._sent is None:
+            return
+        key = f"{key or f'unkeyed:{time.time_ns()}'}:voice"
+        if self._sent.posted(key, 0):
+            return
+        self._sent.record(key, 0, chat, await voice.upload(self._web, chat, speech))
 
     async def _post(self, chat: str, text: str, key: str, part: int) -> str:
         loop = asyncio.get_running_loop()

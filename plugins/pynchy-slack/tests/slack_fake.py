@@ -7,7 +7,14 @@ Built from Slack's documented formats:
   Methods: auth.test, apps.connections.open (app-level token), chat.postMessage (with
   message metadata), conversations.history (newest first, oldest/latest exclusive unless
   inclusive, cursor pagination, metadata only with include_all_metadata), users.info,
-  users.conversations, reactions.add / reactions.remove.
+  users.conversations, reactions.add / reactions.remove; files: files.info,
+  files.getUploadURLExternal (returns an upload_url on this server), the upload itself
+  (POST the bytes, raw or multipart, to upload_url: `OK - <length>`) and
+  files.completeUploadExternal (shares the files in channel_id as a message of the bot).
+- Files people share (`say_voice`: a voice clip, subtype slack_audio) arrive as a
+  `file_share` message whose files carry `url_private_download`; fetching it needs the bot
+  token as `Authorization: Bearer`, and without it the answer is an HTML sign-in page with
+  status 200, as Slack does.
 - Socket Mode: apps.connections.open returns ws://127.0.0.1:PORT/link/?ticket=...; the
   server says `hello`, then sends `events_api` envelopes {envelope_id, type, payload,
   accepts_response_payload, retry_attempt, retry_reason}; the app acknowledges with
@@ -30,19 +37,24 @@ import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from slack_fake_files import (  # the workspace's ids live there, with its files
+    APP_ID,
+    APP_TOKEN,
+    BOT_ID,
+    BOT_TOKEN,
+    BOT_USER,
+    TEAM,
+    SlackFiles,
+    channel_type,
+)
 
 from pynchy_cli import testing
 
-BOT_TOKEN = "xoxb-1-pynchy-test"
-APP_TOKEN = "xapp-1-pynchy-test"
-BOT_USER = "UBOT0001"
-BOT_ID = "BBOT0001"
-APP_ID = "APYNCHY01"
-TEAM = "TPYNCHY01"
+__all__ = ["APP_TOKEN", "BOT_TOKEN", "BOT_USER", "FakeSlack"]
 MAX_TEXT = 40_000
 
 
-class FakeSlack(testing.FakeServer):
+class FakeSlack(SlackFiles, testing.FakeServer):
     thread_name, timeout = "fake-slack", 10.0
 
     def __init__(self, users: dict[str, str] | None = None):
@@ -53,6 +65,9 @@ class FakeSlack(testing.FakeServer):
         self.reactions: list[tuple[str, str, str, str]] = []  # (op, chat, ts, name)
         self.calls: list[tuple[str, dict]] = []
         self.acks: list[str] = []
+        self.files: dict[str, dict] = {}  # file id -> file object, with "_data"
+        self.downloads: list[tuple[str, str]] = []  # (file id, Authorization header)
+        self.uploads: list[dict] = []  # completed uploads: file, data, channel
         self.sent_envelopes: list[dict] = []  # every envelope sent, redeliveries too
         self.unacked: dict[str, dict] = {}
         self.connections = 0
@@ -74,6 +89,8 @@ class FakeSlack(testing.FakeServer):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self._link)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._file_download)
+        app.router.add_post("/upload/v1/{file_id}", self._file_upload)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -102,6 +119,22 @@ class FakeSlack(testing.FakeServer):
         """A person posts in chat: stored in the history, and delivered as events (a
         mention of the bot also as app_mention) when a socket is open, else on the next."""
         return self.call(self._say(chat, text, user, thread_ts, events))
+
+    def say_voice(
+        self,
+        chat: str,
+        audio: bytes,
+        user: str = "U0ANN",
+        *,
+        text: str = "",
+        mimetype: str = "audio/webm",
+        size: int | None = None,
+        check_file_info: bool = False,
+    ) -> str:
+        """A person records a voice clip in chat (a `file_share` message). `size` overrides
+        the size Slack reports; check_file_info sends the file as its id alone, as Slack
+        does for files from another workspace."""
+        return self.call(self._say_voice(chat, audio, user, text, mimetype, size, check_file_info))
 
     def go_down(self, abrupt: bool = True) -> None:
         self.call(self._go_down(abrupt))
@@ -192,7 +225,7 @@ class FakeSlack(testing.FakeServer):
         for kind in kinds:
             event = {**message, "type": kind, "channel": chat, "event_ts": ts}
             if kind == "message":
-                event["channel_type"] = _channel_type(chat)
+                event["channel_type"] = channel_type(chat)
             await self._emit(event)
         return ts
 
@@ -389,7 +422,3 @@ class FakeSlack(testing.FakeServer):
         self._reacted.discard(key)
         self.reactions.append(("remove", *key))
         return {"ok": True}
-
-
-def _channel_type(chat: str) -> str:
-    return {"D": "im", "G": "group"}.get(chat[:1], "channel")

@@ -10,6 +10,11 @@ Out: a reply is converted to Telegram HTML and split within 4096 characters. Eve
 is recorded in a small ledger under its reply key once Telegram accepted it; a retried
 send with the same key posts only the parts not yet posted. Network errors are retried
 with back-off until the reply is delivered or the channel stops.
+
+Voice: a `voice` message (or an `audio` file, or a document whose type is audio) is
+fetched with getFile and the file URL (the token stays here) and handed to pynchy as a
+VoiceNote, which keeps and transcribes it. A spoken reply goes out with sendVoice when it
+is OGG/Opus, else with sendDocument (sendAudio takes only MP3 or M4A).
 """
 
 from __future__ import annotations
@@ -34,8 +39,16 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from pynchy_cli import Backoff, GroupFinder, SentRecord, TokenRedactor, TypingKeeper
-from pynchy_telegram import inbound
+from pynchy_cli import (
+    Backoff,
+    GroupFinder,
+    SentRecord,
+    Speech,
+    TokenRedactor,
+    TypingKeeper,
+    VoiceNote,
+)
+from pynchy_telegram import inbound, voice
 from pynchy_telegram.config import NAME, TOKEN_ENV, TelegramConfig
 from pynchy_telegram.format import Chunk, render, render_host
 
@@ -258,7 +271,8 @@ class TelegramChannel:
             )
             return
         text = message.text if message.text is not None else message.caption
-        if not text or not text.strip():
+        audio = voice.audio_of(message)
+        if (not text or not text.strip()) and audio is None:
             return  # photos without caption, stickers, joins: nothing to read
         if message.from_user is not None and self.me and message.from_user.id == self.me.id:
             return
@@ -270,14 +284,23 @@ class TelegramChannel:
         if last is not None and message.message_id <= last:
             log.debug("telegram: message %s:%s already stored", chat_id, message.message_id)
             return
-        content = self._content(message, group, text)
+        content = self._content(message, group, text or "").strip()
+        extra = {"voice": await self._voice_note(audio)} if audio is not None else {}
         await self.host.receive(
             group,
             inbound.sender_name(message.from_user, message.sender_chat),
             content,
             channel=NAME,
             platform_id=inbound.platform_id(chat_id, message.message_id),
+            **extra,
         )
+
+    async def _voice_note(self, audio: Any) -> VoiceNote:
+        async def pause(attempt: int, exc: Exception) -> bool:
+            log.warning("telegram: fetching a voice message failed: %s", self._redact(exc))
+            return await self._sleep(self._backoff(attempt))
+
+        return await voice.fetch(self.bot, audio, pause)
 
     def _content(self, message: Message, group: Any, text: str) -> str:
         entities = message.entities if message.text is not None else message.caption_entities
@@ -358,6 +381,49 @@ class TelegramChannel:
                 )
             if await self._sleep(delay):
                 raise ChannelStopped("telegram channel stopped before the reply was sent")
+
+    async def send_voice(self, group: Any, speech: Speech, *, key: str) -> None:
+        """A spoken reply: a voice message (sendVoice) when it is OGG/Opus, else a file
+        (sendDocument). Posted once per reply key; raises when Telegram refuses it."""
+        chat_id = str(group.chat_id or "")
+        if not chat_id:
+            return
+        ledger_key = f"{key}:voice" if key else ""
+        if ledger_key and self.ledger.posted(ledger_key, 0):
+            return
+        message_id = await self._upload(chat_id, speech)
+        if ledger_key:
+            self.ledger.record(ledger_key, 0, chat_id, message_id)
+
+    async def _upload(self, chat_id: str, speech: Speech) -> int:
+        """Post the audio, retrying a few times while the network fails."""
+        attempt = 0
+        while True:
+            try:
+                if speech.is_opus:
+                    sent = await self.bot.send_voice(
+                        chat_id,
+                        speech.data,
+                        duration=max(1, round(speech.duration)),
+                        filename=speech.filename,
+                    )
+                else:
+                    sent = await self.bot.send_document(
+                        chat_id, speech.data, filename=speech.filename
+                    )
+                return sent.message_id
+            except RetryAfter as exc:
+                delay = self._retry_after(exc) or 1.0
+            except (BadRequest, Forbidden, InvalidToken, ChatMigrated):
+                raise  # refused for good: pynchy logs it; the text reply is out already
+            except (NetworkError, TelegramError) as exc:
+                if attempt >= 2:
+                    raise
+                delay = self._backoff(attempt)
+                log.warning("telegram: voice to chat %s failed (%s)", chat_id, self._redact(exc))
+            attempt += 1
+            if await self._sleep(delay):
+                raise ChannelStopped("telegram channel stopped before the voice reply was sent")
 
     @staticmethod
     def _retry_after(exc: BaseException) -> float | None:

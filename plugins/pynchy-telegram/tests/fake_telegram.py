@@ -7,11 +7,16 @@ every answer is `{"ok": true, "result": ...}` or `{"ok": false, "error_code": N,
 (offset confirms every update below it, negative offsets, limit, long polling with `timeout`,
 409 Conflict when a second poll starts), sendMessage (chat must exist; HTML parse mode
 checked: supported tags only, balanced, entities escaped; at most 4096 UTF-16 units of text
-after parsing) and sendChatAction. A wrong token gets 401 Unauthorized, an unknown method
-404 Not Found.
+after parsing), sendChatAction, getFile (a File with `file_path`, downloaded from
+`GET /file/bot<TOKEN>/<file_path>`), sendVoice (a multipart/form-data upload; as the docs
+say, the audio must be OGG/Opus, MP3 or M4A: anything else is refused here with 400) and
+sendDocument (any file). A wrong token gets 401 Unauthorized, an unknown method 404 Not
+Found.
 
 The test plays the people: `post(chat, text)` queues an update (mention and bot_command
-entities computed as Telegram does, offsets in UTF-16 units), also while the server is down.
+entities computed as Telegram does, offsets in UTF-16 units), also while the server is down;
+`post_voice(chat, audio)` a voice message (`voice`, or `audio` for a music file), whose file
+the bot fetches with getFile and the download URL.
 `go_down()` closes every open connection and refuses new ones until `come_up()`, on the same
 port; `drop("sendMessage")` closes the connection of the next such requests without
 answering (before acting on them).
@@ -32,6 +37,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_telegram_files import (
+    ApiError,
+    Media,
+    TelegramFiles,
+    audio_kind,
+    parse_multipart,
+    write_answer,
+)
+
+__all__ = ["ApiError", "FakeTelegram", "audio_kind", "parse_html", "utf16_len"]
+
 # fmt: off
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
@@ -45,12 +61,6 @@ CHAT_ACTIONS = {
 # fmt: on
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)((?:\s+[\w-]+(?:=\"[^\"]*\"|='[^']*'|=[^\s>]+)?)*)\s*>")
-
-
-class ApiError(Exception):
-    def __init__(self, code: int, description: str, parameters: dict | None = None):
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
 
 
 def utf16_len(text: str) -> int:
@@ -159,7 +169,7 @@ def _entities(text: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: e["offset"])
 
 
-class FakeTelegram:
+class FakeTelegram(TelegramFiles):
     def __init__(
         self,
         token: str = "123456789:AAHfake-Token_for-tests0123456789",
@@ -183,6 +193,9 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.calls: list[Call] = []
         self.actions: list[tuple[int, str]] = []
+        self.media: list[Media] = []
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
+        self.downloads: list[str] = []  # file paths fetched
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count] = {}
         self._cond = threading.Condition()
@@ -320,6 +333,53 @@ class FakeTelegram:
             self._cond.notify_all()
         return update
 
+    def post_voice(
+        self,
+        chat_id: int,
+        audio: bytes,
+        *,
+        mime: str = "audio/ogg",
+        duration: int = 2,
+        kind: str = "voice",
+        caption: str | None = None,
+        user: dict[str, Any] | None = None,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A person sends a voice message (kind "voice"; "audio" for a music file). `size`
+        overrides the file_size Telegram reports (to play a file too large to fetch)."""
+        user = user or {"id": 4242, "is_bot": False, "first_name": "Ann", "username": "ann"}
+        with self._cond:
+            number = len(self.files) + 1
+            file_id = f"AwACAgQAAx{number:04d}voice"
+            extension = {"audio/ogg": "oga", "audio/mpeg": "mp3"}.get(mime, "bin")
+            self.files[file_id] = (f"{kind}/file_{number}.{extension}", audio)
+            chat = self.chats[chat_id]
+            item: dict[str, Any] = {
+                "file_id": file_id,
+                "file_unique_id": f"AgAD{number:04d}",
+                "duration": duration,
+                "mime_type": mime,
+                "file_size": len(audio) if size is None else size,
+            }
+            if kind == "audio":
+                item["file_name"] = f"recording.{extension}"
+            message: dict[str, Any] = {
+                "message_id": next(self._message_ids[chat_id]),
+                "from": user,
+                "chat": chat,
+                "date": int(time.time()),
+                kind: item,
+            }
+            if caption:
+                message["caption"] = caption
+                entities = _entities(caption)
+                if entities:
+                    message["caption_entities"] = entities
+            update = {"update_id": next(self._update_ids), "message": message}
+            self.updates.append(update)
+            self._cond.notify_all()
+        return update
+
     def drop(self, method: str, times: int = 1) -> None:
         """Cut the connection of the next `times` calls of `method` before acting on them."""
         with self._cond:
@@ -343,6 +403,9 @@ class FakeTelegram:
 
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
         url = urllib.parse.urlsplit(req.path)
+        if url.path.startswith("/file/bot"):
+            self._download(req, url.path)
+            return
         try:
             match = re.fullmatch(r"/bot([^/]+)/(\w+)", url.path)
             if not match:
@@ -373,15 +436,7 @@ class FakeTelegram:
                 body["parameters"] = err.parameters
         except _Gone:
             return
-        data = json.dumps(body).encode()
-        try:
-            req.send_response(status)
-            req.send_header("Content-Type", "application/json")
-            req.send_header("Content-Length", str(len(data)))
-            req.end_headers()
-            req.wfile.write(data)
-        except OSError:
-            pass
+        write_answer(req, status, "application/json", json.dumps(body).encode())
 
     @staticmethod
     def _params(req: BaseHTTPRequestHandler, query: str) -> dict[str, Any]:
@@ -396,6 +451,8 @@ class FakeTelegram:
                 raise ApiError(400, "Bad Request: can't parse JSON object") from exc
         elif raw and kind == "application/x-www-form-urlencoded":
             params.update(urllib.parse.parse_qsl(raw.decode()))
+        elif raw and kind == "multipart/form-data":
+            params.update(parse_multipart(req.headers.get("Content-Type", ""), raw))
         elif raw:
             raise ApiError(400, f"Bad Request: unsupported content type {kind}")
         return params

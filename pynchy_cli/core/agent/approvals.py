@@ -80,6 +80,8 @@ class ChannelApprover:
         self.notify = notify
         self.timeout = timeout
         self._pending: dict[str, tuple[int, asyncio.Future[tuple[bool, str]]]] = {}
+        # What each pending request asks and why, for the web page's approve/deny buttons.
+        self.waiting: dict[str, dict[str, Any]] = {}
 
     async def request(
         self, run_id: str, group_id: int, tool: str, arguments: dict, reason: str
@@ -88,6 +90,16 @@ class ChannelApprover:
         _record(self.db, approval_id, run_id, group_id, tool, arguments)
         future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
         self._pending[approval_id] = (group_id, future)
+        self.waiting[approval_id] = {
+            "id": approval_id,
+            "run_id": run_id,
+            "group_id": group_id,
+            "tool": tool,
+            "arguments": arguments,
+            "reason": reason,
+            "asked_at": utcnow(),
+            "timeout": self.timeout,
+        }
         try:
             await self.notify(
                 group_id,
@@ -100,6 +112,7 @@ class ChannelApprover:
             return _decide(self.db, approval_id, "expired", "timeout")
         finally:
             self._pending.pop(approval_id, None)
+            self.waiting.pop(approval_id, None)
         return _decide(self.db, approval_id, "approved" if approved else "denied", by)
 
     def answer(self, group_id: int, text: str, sender: str) -> str | None:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.logs.runs import RunLog
+from pynchy_cli.core.paths import Paths
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -32,11 +34,29 @@ class RunEvents:
         self.run_id = run_id
         self.group_id = group_id
         self.on_event = on_event
+        self.session_log: RunLog | None = None  # the run's JSONL log (core.logs), while open
+
+    def open_log(self, paths: Paths, settings: Any, tier_of: Any, **start: Any) -> None:
+        self.session_log = RunLog.open(paths, self.run_id, settings, tier_of)
+        self.session_log.start(**start)
+
+    def close_log(self, status: str, **end: Any) -> None:
+        if self.session_log is not None:
+            self.session_log.finish(status, **end)
+            self.session_log = None
 
     def emit(self, kind: str, **data: Any) -> None:
         event = store.add_event(self.db, self.run_id, kind, data)
+        if self.session_log is not None:
+            self.session_log.event(kind, data)
         if self.on_event:
             self.on_event(event)
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Store an event in the transcript without passing it on."""
+        store.add_event(self.db, self.run_id, kind, data)
+        if self.session_log is not None:
+            self.session_log.event(kind, data)
 
     def audit(self, action: str, decision: str, **detail: Any) -> None:
         store.audit(self.db, action, decision, run_id=self.run_id, group_id=self.group_id, **detail)

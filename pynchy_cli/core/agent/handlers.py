@@ -18,6 +18,7 @@ from typing import Any
 from pynchy_cli import protocol
 from pynchy_cli.core.agent import store
 from pynchy_cli.core.agent.approvals import Approver
+from pynchy_cli.core.agent.context_window import RunContext
 from pynchy_cli.core.agent.prepare import PreparedRun
 from pynchy_cli.core.agent_cores.base import AgentCore
 from pynchy_cli.core.errors import PynchyError
@@ -25,6 +26,7 @@ from pynchy_cli.core.plugins.lifecycle import ToolDecision, ToolResult
 from pynchy_cli.core.policy.gate import Decision
 
 _ALLOWED_CONTAINER_EVENTS = ("tool_result", "result", "error")
+HANDED_OFF = "(handed off)"
 
 
 class RunHandlers:
@@ -42,15 +44,24 @@ class RunHandlers:
         self.events = run.events
         self.core: AgentCore | None = None  # set by the lifecycle once the run may start
         self.history: list[dict[str, Any]] = run.history  # the session, saved after the run
+        run.delegation.conversation = lambda: self.history  # what a handoff passes on
+        self.context = RunContext(run)  # the room each model request has, and compaction
         self.tool_inputs: dict[str, dict[str, Any]] = {}  # tool_use id -> arguments
         self.local_decisions: dict[str, Decision] = {}  # tool_use id -> the gate's decision
         self.model_calls = 0
         self.result: dict[str, Any] | None = None  # the container's result event
         self.error: str | None = None  # why the run failed; the lifecycle sets it too
         self.result_arrived = asyncio.Event()  # set with self.result, cleared by a follow-up
+        # The core is built while the container starts: requests wait for it.
+        self.ready: asyncio.Future[None] | None = None
+        # The runner's last word came (an ok result it ends on, or no follow-up for it):
+        # it exits 0 now, so the run need not wait to see the exit.
+        self.finished = asyncio.Event()
 
     async def handle(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         """The answer to one request (a ProtocolError refuses it)."""
+        if self.ready is not None:
+            await self.ready
         if op == protocol.OP_INPUT:
             return self.run_input()
         if op == protocol.OP_MODEL:
@@ -59,6 +70,8 @@ class RunHandlers:
             return await self.tool_call(body)
         if op == protocol.OP_EVENT:
             return self.container_event(body)
+        if op == protocol.OP_COMPACT:
+            return await self.context.compact(self.core, body)
         if op == protocol.OP_TOOL_CHECK:
             return await self.tool_check(body)
         return await self.followup(body)
@@ -70,7 +83,8 @@ class RunHandlers:
             "v": protocol.VERSION,
             "run_id": run.run_id,
             "group": run.group.name,
-            "prompt": run.request.prompt,
+            "prompt": self.context.prompt,
+            "context": self.context.run_input(),
             "history": self.history,
             "tools": list(run.tool_specs),
             "host_tools": sorted(run.host_tool_names),
@@ -85,13 +99,17 @@ class RunHandlers:
         """Proxy one model call: the host's system prompt and tool specs, the agent core's
         credentials; the reply's blocks and usage are stored as events."""
         run = self.run
+        if run.delegation.handoff is not None:  # its turn is over: no need to ask a model
+            return {"content": [{"type": "text", "text": HANDED_OFF}], "stop_reason": "end_turn"}
         request = protocol.check_model_request(body)
         unknown = [n for n in request["tools"] if n not in run.tool_specs]
         if unknown:
             raise protocol.ProtocolError(f"tools not allowed in this run: {', '.join(unknown)}")
         self.model_calls += 1
         if self.model_calls > run.settings.limits.max_turns:
-            raise protocol.ProtocolError("model turn limit reached")
+            raise protocol.ProtocolError(
+                f"model turn limit reached ({run.settings.limits.max_turns} per prompt)"
+            )
         assert self.core is not None
         try:
             result = await self.core.complete(
@@ -118,9 +136,9 @@ class RunHandlers:
                 )
         usage = result.usage.as_dict()
         self.events.emit("usage", model=result.model, **usage, cost_usd=result.cost_usd)
-        store.add_usage(
-            run.db, run.run_id, usage["input_tokens"], usage["output_tokens"], result.cost_usd
-        )
+        # The ledger counts every input token, cached ones too: budgets cap what was processed.
+        tokens_in, tokens_out = result.usage.all_input_tokens, usage["output_tokens"]
+        store.add_usage(run.db, run.run_id, tokens_in, tokens_out, result.cost_usd)
         return {"content": result.content, "stop_reason": result.stop_reason}
 
     # --- tool calls --------------------------------------------------------------------
@@ -148,12 +166,13 @@ class RunHandlers:
             else:
                 decision = await self.gate.check(name, arguments)
                 if decision.allowed:
-                    serve = run.ext.call if run.ext.owns(name) else run.toolbox.call
+                    serve = run.server_of(name).call
                     content, is_error = await serve(name, arguments)
                     self.gate.record_outcome(decision, content, is_error)
                 else:
                     content, is_error = decision.message, True
             run.ext.hooks.after_tool(run.info, name, arguments, ToolResult(content, is_error))
+        content = self.context.trim_result(content)
         self.events.emit("tool_result", name=name, content=content, is_error=is_error)
         return {"content": content, "is_error": is_error}
 
@@ -225,10 +244,18 @@ class RunHandlers:
                     self.run.info, name, arguments, ToolResult(content, is_error)
                 )
         elif kind == "result":
+            if self.result_arrived.is_set():  # each answer is a reply: more would be spam
+                raise protocol.ProtocolError("the run already answered this prompt")
             status = "ok" if data.get("status") == "ok" else str(data.get("status", "failed"))[:32]
             self.result = {"status": status, "text": str(data.get("text", ""))}
-            self.events.emit("result", status=status, text=self.result["text"])
+            if self.run.delegation.handoff is None:
+                self.events.emit("result", status=status, text=self.result["text"])
+            else:  # it does not answer: stored, not passed on; the successor's is the reply
+                text = self.result["text"]
+                self.events.record("result", status=status, text=text, handed_off=True)
             self.result_arrived.set()
+            if status == "ok" and self.run.request.followup_wait <= 0:
+                self.finished.set()  # the runner exits 0 after an ok result it waits past
         else:
             self.error = str(data.get("message", "agent error"))[:4000]
             self.events.emit("error", message=self.error)
@@ -237,15 +264,22 @@ class RunHandlers:
     async def followup(self, body: dict[str, Any]) -> dict[str, Any]:
         """A warm container waits (up to idle_timeout) for the group's next prompt."""
         wait = body.get("wait", 0)
-        if not isinstance(wait, int) or self.followups is None:
-            return {"prompt": None}
+        handed_off = self.run.delegation.handoff is not None  # follow-ups go to the successor
+        if not isinstance(wait, int) or self.followups is None or handed_off:
+            return self._no_followup()
         wait = min(max(wait, 0), self.run.settings.limits.idle_timeout)
         try:
             prompt = await asyncio.wait_for(self.followups.get(), timeout=wait)
         except TimeoutError:
-            return {"prompt": None}
+            return self._no_followup()
         if prompt is None:  # serve is stopping
-            return {"prompt": None}
+            return self._no_followup()
         self.result = None
         self.result_arrived.clear()
-        return {"prompt": prompt}
+        self.model_calls = 0  # limits.max_turns is per prompt, not per warm run
+        return {"prompt": self.context.fit_prompt(prompt)}
+
+    def _no_followup(self) -> dict[str, Any]:
+        if self.result is not None and self.result["status"] == "ok":
+            self.finished.set()  # the runner ends its loop and exits 0
+        return {"prompt": None}

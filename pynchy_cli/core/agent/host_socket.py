@@ -20,6 +20,10 @@ from pynchy_cli.core.errors import PynchyError
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
+# Open connections one run may hold. The agent needs one; a container holding thousands
+# would use up the host's file descriptors (and with them every other group's runs).
+MAX_CONNECTIONS = 32
+
 
 class RunSocket:
     def __init__(
@@ -66,6 +70,12 @@ class RunSocket:
         writer.write(protocol.reply_error(reason))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= MAX_CONNECTIONS:
+            self._refuse(writer, f"too many connections (at most {MAX_CONNECTIONS} at once)")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+            return
         task = asyncio.current_task()
         if task:
             self._connections.add(task)
@@ -73,7 +83,9 @@ class RunSocket:
             while True:
                 try:
                     line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError:
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial.strip():  # closed halfway through a request
+                        self.on_refused("incomplete request: closed before its newline")
                     return  # the container closed its side
                 except (asyncio.LimitOverrunError, ValueError):
                     # Too large to even read: answer, record, drop this connection only.

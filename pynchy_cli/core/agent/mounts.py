@@ -9,8 +9,9 @@ The allowlist lives outside every project and workspace, in the config folder
 
 A group asks with `pynchy groups add NAME --mount PATH[:rw]`. At each run every request is
 resolved (symlinks, `..`) and must lie inside an allowed folder; credentials folders such
-as ~/.ssh are refused even when an allowed folder contains them. A mount is read-write
-only when both the request and the allowlist entry say so. Mounted at /mnt/<folder name>.
+as ~/.ssh are refused even when an allowed folder contains them. The deepest allowed folder
+holding a request decides; `:rw` where it says read-only is refused, never quietly made
+read-only. Mounted at /mnt/<folder name>.
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ def _is_credentials(path: Path) -> bool:
     return any(path in c.parents for c in known if c.exists())
 
 
+def _allowing(allowlist: list[Allowed], path: Path) -> Allowed | None:
+    """The entry that decides for a resolved path: the deepest allowed folder holding it,
+    so a read-only [[allow]] inside a read-write one keeps its folder read-only."""
+    holding = [a for a in allowlist if path == a.path or a.path in path.parents]
+    return max(holding, key=lambda a: len(a.path.parts), default=None)
+
+
 def resolve_mounts(paths: Paths, requests: list[str]) -> list[Mount]:
     if not requests:
         return []
@@ -100,11 +108,17 @@ def resolve_mounts(paths: Paths, requests: list[str]) -> list[Mount]:
                 f"mount {raw} is or holds a credentials folder",
                 "Mount a folder without .ssh, .gnupg, .aws and the like",
             )
-        entry = next((a for a in allowlist if path == a.path or a.path in path.parents), None)
+        entry = _allowing(allowlist, path)
         if entry is None:
             raise DeniedError(
                 f"mount {raw} is not in the allowlist",
-                f'Add [[allow]] path = "{raw}" to {paths.mount_allowlist}',
+                f'Add [[allow]] path = "{path}" to {paths.mount_allowlist}',
+            )
+        if want_rw and not entry.read_write:
+            raise DeniedError(
+                f"mount {raw} asks for read-write, but the allowlist entry {entry.path} "
+                "allows read-only",
+                f"Set read_write = true for that entry in {paths.mount_allowlist}, or drop :rw",
             )
         if not path.is_dir():
             raise DeniedError(f"mount {raw} is not a folder", "Mount folders only")
@@ -112,5 +126,5 @@ def resolve_mounts(paths: Paths, requests: list[str]) -> list[Mount]:
         if target in seen:
             raise ConfigError(f"two mounts named {path.name}", "Mount folders with other names")
         seen.add(target)
-        mounts.append(Mount(str(path), target, read_only=not (want_rw and entry.read_write)))
+        mounts.append(Mount(str(path), target, read_only=not want_rw))
     return mounts

@@ -15,11 +15,15 @@ from typing import Any
 
 from pynchy_cli import protocol
 from pynchy_cli.core.agent import store
+from pynchy_cli.core.agent.delegation import Delegation, Lineage, pick_agent
 from pynchy_cli.core.agent.events import EventSink, RunEvents
 from pynchy_cli.core.agent.host_tools import HOST_TOOL_NAMES, HOST_TOOLS, Deliver, HostToolbox
+from pynchy_cli.core.agent.profiles import agent_profiles, with_profile
 from pynchy_cli.core.agent.prompt import system_prompt
+from pynchy_cli.core.budgets import Budgets
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.groups import Group, ensure_global_memory
+from pynchy_cli.core.memory_layout import organise_once
 from pynchy_cli.core.models import choose_model
 from pynchy_cli.core.plugins.extensions import RunExtensions, load_plugins_safely
 from pynchy_cli.core.plugins.lifecycle import RunInfo
@@ -40,6 +44,8 @@ class RunRequest:
     new_session: bool = False
     task_id: int | None = None
     followup_wait: int = 0  # seconds a warm container waits for follow-ups
+    agent: str | None = None  # an agent profile; None: the one holding the session, if any
+    lineage: Lineage | None = None  # a delegate's or handoff successor's place; None: a root
 
 
 class PreparedRun:
@@ -51,6 +57,7 @@ class PreparedRun:
         on_event: EventSink | None = None,
         deliver: Deliver | None = None,
         plugins: Any = CONFIGURED_PLUGINS,
+        runtime: Runtime | None = None,
     ):
         """`plugins`: a loaded plugin set (core.plugins.manager.Plugins) to use, None for
         none; by default the configured plugins are loaded (plugins_for(settings))."""
@@ -58,8 +65,17 @@ class PreparedRun:
         self.settings = ctx.settings
         self.db = ctx.db
         self.request = request
+        if plugins is CONFIGURED_PLUGINS:
+            plugins = load_plugins_safely(self.settings)
+        # An agent profile runs with its own model, account, tools and security profile.
+        self.lineage = request.lineage or Lineage()
+        stored_group = request.group
+        agents = agent_profiles(self.settings, plugins, ctx.paths.config_dir, stored_group.name)
+        self.agent, agent_warning = pick_agent(self.db, request, agents)
+        request.group = with_profile(stored_group, self.agent)
         self.profile, warning = profile_for_run(self.settings, request.group.profile)
-        self.policy_warnings = [warning] if warning else []  # told once the run exists
+        # told once the run exists
+        self.policy_warnings = [w for w in (agent_warning, warning) if w]
         if request.group.network and not self.profile.network:
             self.policy_warnings.append(
                 f"no network: the security profile {self.profile.name} does not allow it"
@@ -73,23 +89,35 @@ class PreparedRun:
         self.events = RunEvents(self.db, self.run_id, self.group.id, on_event)
         self.choice = choose_model(
             self.settings,
-            flag=request.model,
+            flag=(self.agent.model if self.agent else None) or request.model,
             group_model=self.group.model,
             group_account=self.group.account,
         )
-        self.runtime: Runtime = get_runtime(self.settings, request.runtime)
+        Budgets(self.db, self.settings, self.group, self.choice.account).check()  # no cost yet
+        self.runtime: Runtime = runtime or get_runtime(self.settings, request.runtime)
         self.toolbox = HostToolbox(
             self.db, self.group, self.run_id, self.settings.assistant_name, deliver
         )
-        if plugins is CONFIGURED_PLUGINS:
-            plugins = load_plugins_safely(self.settings)
         self.gate = PolicyGate(
             self.db,
             run_id=self.run_id,
             group_id=self.group.id,
             profile=self.profile,
             session_id=None if request.new_session else self.group.session_id,
+            narrower=self.agent.refusal if self.agent else None,
         )
+        self.delegation = Delegation(
+            settings=self.settings,
+            run_id=self.run_id,
+            group=stored_group,
+            request=request,
+            lineage=self.lineage,
+            agent=self.agent,
+            agents=agents,
+            gate=self.gate,
+            events=self.events,
+        )
+        memory_notes = organise_once(self.db, ctx.paths, self.group)  # before skills are found
         self.ext = RunExtensions(
             plugins,
             self.settings,
@@ -97,6 +125,7 @@ class PreparedRun:
             self.group,
             self.events.hook_failed,
             allow_server=self.profile.allows_server,
+            network=self.profile.network,
         )
         self.info = RunInfo(
             run_id=self.run_id,
@@ -108,7 +137,7 @@ class PreparedRun:
             task_id=request.task_id,
             settings=self.settings,
         )
-        extra = self.ext.static_specs()
+        extra = [*self.ext.static_specs(), *self.delegation.specs.values()]
         # The tools the gate offers; the host serves those in host_tool_names. Host tools
         # it does not offer stay known, so that a forged call is refused and recorded.
         everything = [*protocol.LOCAL_TOOLS, *HOST_TOOLS, *extra]
@@ -129,10 +158,12 @@ class PreparedRun:
         self.history = (
             [] if request.new_session else store.load_session(self.db, self.group.session_id)
         )
-        self.prompt_warnings: list[str] = []  # refused memory files, told once the run exists
+        # refused memory files, a memory split into skills: told once the run exists
+        self.prompt_warnings: list[str] = memory_notes
         self.system = self._system_prompt(self.prompt_warnings)
 
     def _system_prompt(self, warnings: list[str] | None = None) -> str:
+        note = self.delegation.prompt_note()  # an agent profile's prompt, a linked run's place
         return system_prompt(
             self.settings.assistant_name,
             self.group,
@@ -140,7 +171,7 @@ class PreparedRun:
             list(self.tool_specs),
             skills=self.ext.skill_list(),
             warnings=warnings,
-        )
+        ) + (f"\n\n{note}" if note else "")
 
     async def add_mcp_tools(self) -> None:
         """Start (or recall) the MCP servers this group may use and add their tools.
@@ -167,4 +198,12 @@ class PreparedRun:
             return "arguments must be an object"
         if self.ext.owns(name):
             return self.ext.check(name, arguments)
+        if self.delegation.owns(name):
+            return self.delegation.check(name, arguments)
         return self.toolbox.check(name, arguments)
+
+    def server_of(self, name: str) -> Any:
+        """What serves this host tool: plugins' extensions, delegation, or the toolbox."""
+        if self.ext.owns(name):
+            return self.ext
+        return self.delegation if self.delegation.owns(name) else self.toolbox

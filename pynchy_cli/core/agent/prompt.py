@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pynchy_cli.core.groups import MEMORY_FILE, Group
+from pynchy_cli.core.memory_layout import INDEX_MAX_LINES, SKILLS_DIR
 from pynchy_cli.core.workspace_files import UnsafePath, read_text
 from pynchy_cli.protocol import GLOBAL_MEMORY, WORKSPACE
 
@@ -50,8 +51,8 @@ def system_prompt(
         f'"{group.name}".',
         f"Current time: {now.isoformat(timespec='minutes')}.",
         f"Your workspace is {WORKSPACE}: files you create there persist between runs. "
-        f"Your memory file is {WORKSPACE}/{MEMORY_FILE}: keep durable facts there. "
         f"Shared global memory, read-only, is at {GLOBAL_MEMORY}.",
+        _memory_guide("write_file" in tool_names),
         "Your final answer is sent to the group; use send_message for messages before that.",
         "Tools: " + ", ".join(tool_names) + ".",
     ]
@@ -67,4 +68,29 @@ def system_prompt(
     group_text = _read_memory(group.path, "memory file", warnings)
     if group_text.strip():
         parts.append(f"<group_memory>\n{group_text.strip()}\n</group_memory>")
+        lines = len(group_text.strip().splitlines())
+        if lines > INDEX_MAX_LINES:
+            parts.append(
+                f"Your {MEMORY_FILE} has {lines} lines, more than {INDEX_MAX_LINES}: move "
+                "details out of it into skills when you next write to it."
+            )
     return "\n\n".join(parts)
+
+
+def _memory_guide(can_write: bool) -> str:
+    """How the agent's memory is laid out (core.memory_layout), and how to keep it so."""
+    guide = (
+        f"Your memory is {WORKSPACE}/{MEMORY_FILE}, a short index read into every run (below): "
+        "durable facts such as who is here, preferences and ongoing work, and one line per "
+        f"skill. Keep it under {INDEX_MAX_LINES} lines. Details (procedures, reference notes, "
+        f"long lists) live in skills, {WORKSPACE}/{SKILLS_DIR}/NAME/SKILL.md: each run lists "
+        "them by name and description, and read_skill reads one when a task needs it."
+    )
+    if can_write:
+        guide += (
+            " To add a skill, write that file starting with front matter (a line ---, "
+            "name: NAME, description: one line saying when to read it, a line ---), then "
+            f"add `- TOPIC: skill NAME` to {MEMORY_FILE}; it is listed from the next run. "
+            f"When {MEMORY_FILE} grows, move sections into skills rather than adding to it."
+        )
+    return guide

@@ -12,7 +12,8 @@ from sqlite_utils import Database
 from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import NotFoundError
 
-FINISHED = ("succeeded", "failed", "stopped", "timeout")
+# interrupted: its host process ended (a kill -9 of serve) before the run answered
+FINISHED = ("succeeded", "failed", "stopped", "timeout", "interrupted")
 
 
 def new_run_id() -> str:
@@ -35,8 +36,9 @@ def finish_run(db: Database, run_id: str, status: str, **fields: Any) -> None:
 
 
 def add_usage(
-    db: Database, run_id: str, input_tokens: int, output_tokens: int, cost: float
+    db: Database, run_id: str, input_tokens: int, output_tokens: int, cost: float | None
 ) -> None:
+    # An unknown cost (None) makes the run's cost unknown (null), never zero.
     db.execute(
         "update runs set input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
         " cost_usd = cost_usd + ? where id = ?",
@@ -76,9 +78,23 @@ def list_runs(db: Database, *, include_finished: bool = False, limit: int = 50) 
         db.query(
             "select runs.id, groups.name as group_name, runs.status, runs.model, runs.runtime,"
             " runs.container, runs.started_at, runs.finished_at, runs.input_tokens,"
-            " runs.output_tokens, runs.cost_usd from runs join groups on groups.id = runs.group_id "
+            " runs.output_tokens, runs.cost_usd, runs.parent_run_id, runs.link, runs.agent,"
+            " runs.node"
+            " from runs join groups on groups.id = runs.group_id "
             f"{where} order by runs.started_at desc limit ?",
             [limit],
+        )
+    )
+
+
+def linked_runs(db: Database, run_id: str) -> list[dict[str, Any]]:
+    """The runs this run started (delegates, and the run it handed off to), oldest first."""
+    return list(
+        db.query(
+            "select id, status, link, agent, model, depth, result, error, started_at,"
+            " finished_at, input_tokens, output_tokens, cost_usd from runs"
+            " where parent_run_id = ? order by started_at, rowid",
+            [run_id],
         )
     )
 
@@ -135,6 +151,18 @@ def save_session(
         " updated_at = excluded.updated_at",
         [session_id, group_id, json.dumps(history), now, now],
     )
+
+
+def session_agent(db: Database, session_id: str | None) -> str | None:
+    """The agent profile that holds this session (after a handoff), or None."""
+    if not session_id:
+        return None
+    rows = list(db.query("select agent from sessions where id = ?", [session_id]))
+    return rows[0]["agent"] if rows else None
+
+
+def set_session_agent(db: Database, session_id: str, agent: str | None) -> None:
+    db.execute("update sessions set agent = ? where id = ?", [agent, session_id])
 
 
 def new_session_id() -> str:

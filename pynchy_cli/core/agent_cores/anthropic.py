@@ -220,7 +220,7 @@ def from_anthropic_message(response: Any) -> ModelResult:
         stop_reason=_STOP_REASONS.get(response.stop_reason or "end_turn", "end_turn"),
         usage=usage,
         model=model,
-        cost_usd=cost_usd(model, usage) or 0.0,
+        cost_usd=cost_usd(model, usage),  # None when the price is unknown
     )
 
 

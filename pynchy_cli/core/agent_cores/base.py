@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The host's summarising calls (compaction of old turns) start their system prompt with
+# this marker, so that offline cores can answer them without spending a scripted turn.
+SUMMARISE_MARKER = "[pynchy:summarise]"
+
 
 @dataclass
 class Usage:
@@ -17,6 +21,11 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+
+    @property
+    def all_input_tokens(self) -> int:
+        """Every input token the provider processed, cached or not: what the ledger counts."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_creation_tokens
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -33,7 +42,7 @@ class ModelResult:
     stop_reason: str  # one of protocol.STOP_REASONS
     usage: Usage = field(default_factory=Usage)
     model: str = ""  # the model that answered, as the provider named it
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the model's price is unknown (not free)
 
 
 class AgentCore(Protocol):

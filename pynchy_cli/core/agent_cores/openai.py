@@ -221,7 +221,7 @@ def from_openai_completion(response: Any) -> ModelResult:
         stop_reason=stop,
         usage=usage,
         model=model,
-        cost_usd=cost_usd(model, usage) or 0.0,
+        cost_usd=cost_usd(model, usage),  # None when the price is unknown
     )
 
 

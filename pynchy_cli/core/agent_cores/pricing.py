@@ -13,7 +13,9 @@ cache reads and cache writes are counted apart and priced apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pynchy_cli.core.agent_cores.base import Usage
 
@@ -37,18 +39,22 @@ def _openai(input_: float, output: float, cached: float) -> Price:
     return Price(input_, output, cached, input_)
 
 
-# Checked 2026-11 against the providers' model and pricing pages. Left out on purpose
-# (so they show as unknown rather than a guess): models priced in tiers ("from $x") and
-# models whose price was not published where we looked.
+# Checked 2026-11 against the providers' model and pricing pages (Anthropic: Fable 5.1
+# and Opus 5.5 read the cache at less than 0.1x input). Left out on purpose (so they show
+# as unknown rather than a guess): models priced in tiers ("from $x", Haiku 5.5), models of
+# limited availability (Mythos) and models whose price was not published where we looked.
+# Prices a user sets in config ([prices."PROVIDER:MODEL"]) come first: price_for(table=).
 PRICES: dict[str, Price] = {
     # Anthropic, current
-    "claude-fable-5-1": _anthropic(10.0, 50.0),
-    "claude-opus-5-5": _anthropic(4.0, 20.0),
+    "claude-fable-5-1": _anthropic(10.0, 50.0, cache_read=0.25),
+    "claude-opus-5-5": _anthropic(4.0, 20.0, cache_read=0.2),
     "claude-sonnet-5-5": _anthropic(2.0, 10.0, cache_read=0.1),
     # Anthropic, legacy
+    "claude-fable-5": _anthropic(10.0, 50.0),
     "claude-opus-5": _anthropic(5.0, 25.0),
     "claude-sonnet-5": _anthropic(2.0, 10.0),
     "claude-opus-4-8": _anthropic(5.0, 25.0),
+    "claude-opus-4-7": _anthropic(5.0, 25.0),
     "claude-opus-4-6": _anthropic(5.0, 25.0),
     "claude-opus-4-5": _anthropic(5.0, 25.0),
     "claude-opus-4-1": _anthropic(15.0, 75.0),
@@ -86,22 +92,42 @@ _SUFFIX = re.compile(r"^(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest)|-v\d+(?::\d+)?
 _BY_LENGTH = sorted(PRICES, key=len, reverse=True)
 
 
-def price_for(model: str) -> Price | None:
-    """The price of a model, or None when the model is unknown."""
+def price_for(model: str, table: Mapping[str, Price] | None = None) -> Price | None:
+    """The price of a model, or None when the model is unknown. `table`: another table
+    (lower-case names) to look in instead of PRICES."""
     name = model.strip().lower()
     # Provider-qualified names (bedrock `anthropic.claude-...`, routers `openai/gpt-4o`).
     name = name.rsplit("/", 1)[-1]
     if name.startswith("anthropic."):
         name = name.removeprefix("anthropic.")
-    for family in _BY_LENGTH:
+    families = _BY_LENGTH if table is None else sorted(table, key=len, reverse=True)
+    for family in families:
         if name.startswith(family) and _SUFFIX.match(name[len(family) :]):
-            return PRICES[family]
+            return (PRICES if table is None else table)[family]
     return None
 
 
-def cost_usd(model: str, usage: Usage) -> float | None:
+def configured_prices(prices: Mapping[str, Any], provider: str) -> dict[str, Price]:
+    """A provider's prices from config ([prices."PROVIDER:MODEL"], PriceSettings), as a
+    table for price_for. Cache reads and writes cost the input price unless given."""
+    table = {}
+    for key, p in prices.items():
+        owner, _, model = key.partition(":")
+        if owner.lower() == provider:
+            read = p.cache_read_per_mtok
+            write = p.cache_write_per_mtok
+            table[model.strip().lower()] = Price(
+                p.input_per_mtok,
+                p.output_per_mtok,
+                p.input_per_mtok if read is None else read,
+                p.input_per_mtok if write is None else write,
+            )
+    return table
+
+
+def cost_usd(model: str, usage: Usage, table: Mapping[str, Price] | None = None) -> float | None:
     """The cost of one turn in USD; None when the model's price is unknown."""
-    price = price_for(model)
+    price = price_for(model, table)
     if price is None:
         return None
     total = (

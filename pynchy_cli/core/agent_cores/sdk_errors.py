@@ -57,6 +57,47 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", "")) or url
 
 
+class ProviderStatusError(UnavailableError):
+    """The provider answered with an error status; `error_type` is its error's type or code
+    (anthropic `rate_limit_error`, `billing_error`; openai `insufficient_quota`)."""
+
+    def __init__(self, message: str, hint: str, *, status: int, error_type: str | None):
+        super().__init__(message, hint)
+        self.status = status
+        self.error_type = error_type
+
+
+# Error types meaning "this account may not spend now": another account may.
+_OUT_OF_CREDIT = {"billing_error", "insufficient_quota"}
+
+
+def fallback_reason(error: BaseException) -> str | None:
+    """Why another account of the provider should answer instead: "rate limited" or "out of
+    credit"; None when the failure is not the account's (a bad request, an outage)."""
+    if not isinstance(error, ProviderStatusError):
+        return None
+    if error.status == 402 or error.error_type in _OUT_OF_CREDIT:
+        return "out of credit"
+    if error.status == 429:
+        return "rate limited"
+    # Anthropic answers an empty prepaid balance with a 400 ("Your credit balance is too
+    # low ..."), not with billing_error.
+    if error.status == 400 and "credit balance" in error.message.lower():
+        return "out of credit"
+    return None
+
+
+def _error_type(body: Any) -> str | None:
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(inner, dict):
+        return None
+    for key in ("code", "type"):  # openai puts insufficient_quota in code, type or both
+        if inner.get(key) in _OUT_OF_CREDIT:
+            return inner[key]
+    kind = inner.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def api_message(body: Any) -> str | None:
     """The provider's own error message from a decoded error body, if any."""
     if isinstance(body, dict):
@@ -77,14 +118,17 @@ def _one_line(text: str) -> str:
 
 def status_error(
     provider: str, status: int, body: Any, *, secret: str | None, key_var: str
-) -> UnavailableError:
+) -> ProviderStatusError:
     """An HTTP error status from the provider."""
     what = _STATUS_WHAT.get(status) or ("server error" if status >= 500 else "request failed")
     message = f"{provider}: {what} (HTTP {status})"
     account_hint = f"{key_var} or api_key in [accounts.NAME] of config.toml"
+    kind = _error_type(body)
     if status in (401, 403):
         # The provider's text is left out on purpose: some echo (part of) the key back.
-        return UnavailableError(message, f"Check the account's api_key ({account_hint})")
+        return ProviderStatusError(
+            message, f"Check the account's api_key ({account_hint})", status=status, error_type=kind
+        )
     detail = api_message(body)
     if detail and status < 500:
         message = f"{provider}: {what} (HTTP {status}: {_one_line(redact(detail, secret))})"
@@ -98,7 +142,7 @@ def status_error(
         hint = "The provider is failing or overloaded; try again later"
     else:
         hint = "The provider refused the request; check the model name, or rerun with --traceback"
-    return UnavailableError(message, hint)
+    return ProviderStatusError(message, hint, status=status, error_type=kind)
 
 
 def connection_error(provider: str, base_url: str, *, timed_out: bool) -> UnavailableError:

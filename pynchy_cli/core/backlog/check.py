@@ -203,7 +203,11 @@ def fix(backlog: Backlog) -> list[Path]:
         kept = []
         for entry in section.entries:
             item = owner.get(id(entry))
-            if item is None or (keeper[item.rel] is entry and section.status == item.status):
+            if item is None or (
+                item.status.tracked  # completed and denied plans leave TODO.md
+                and keeper[item.rel] is entry
+                and section.status == item.status
+            ):
                 kept.append(entry)
         section.entries = kept
     for item in scan.items:

@@ -8,13 +8,15 @@ command finds them through their entry points. Enabling and disabling edits
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pynchy_cli.core.errors import ConfigError, NotFoundError, UnavailableError, UsageError
@@ -34,6 +36,8 @@ class PipResult:
     tail: list[str]  # the last lines pip printed
     added: list[Found]  # plugins new or changed by the install
     removed: list[Found]  # plugins gone after it
+    asked: list[str] = field(default_factory=list)  # the distributions the specs named
+    installed: list[str] = field(default_factory=list)  # of those, what pip (re)installed
 
 
 def pip_argv(args: Sequence[str]) -> list[str]:
@@ -121,12 +125,91 @@ def install(
         else:
             args.append(value)
     before = _snapshot()
-    code, argv, tail = _run_pip(args, on_line)
+    with tempfile.TemporaryDirectory(prefix="pynchy-pip-") as tmp:
+        report = Path(tmp) / "report.json"
+        code, argv, tail = _run_pip([*args, "--report", str(report)], on_line)
+        installed = _requested_in(report)
     reset_plugins()
     if code != 0:
         raise _pip_error(f"install {' '.join(specs)}", tail)
     added, removed = _diff(before, _snapshot())
-    return PipResult(argv, tail, added, removed)
+    asked = list(dict.fromkeys([*installed, *(d for d in map(_dist_named_by, specs) if d)]))
+    return PipResult(argv, tail, added, removed, asked, installed)
+
+
+def _requested_in(report: Path) -> list[str]:
+    """The distributions pip installed because a spec asked for them (pip --report)."""
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        return [i["metadata"]["name"] for i in data.get("install", []) if i.get("requested")]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+_REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([<>=!~;@]|$)")
+
+
+def _dist_named_by(spec: str) -> str | None:
+    """The distribution a spec names when pip had nothing to do ('already satisfied'): a
+    requirement's name, or a local project's [project] name. None for what cannot tell."""
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        try:
+            import tomllib
+
+            data = tomllib.loads((local / "pyproject.toml").read_text(encoding="utf-8"))
+            name = data.get("project", {}).get("name")
+            return name if isinstance(name, str) else None
+        except (OSError, ValueError):
+            return None
+    if local.exists() or "/" in spec or "\\" in spec:  # a file or a URL: pip's report says
+        return None
+    match = _REQUIREMENT_NAME.match(spec.strip())
+    return match.group(1) if match else None
+
+
+def provided_by(dist: str) -> list[Found]:
+    """The plugins a distribution provides (its `pynchy` entry points)."""
+    wanted = _normalize(dist)
+    return [f for f in entry_points() if _normalize(f.dist) == wanted]
+
+
+# Run by fresh_status in a new Python: plugins as a new `pynchy` process sees them.
+_STATUS_SCRIPT = """
+from pynchy_cli.core.plugins.admin import print_status
+print_status()
+"""
+
+
+def fresh_status() -> dict[str, dict]:
+    """Each plugin's info (name -> PluginInfo.as_dict()) as a new pynchy process loads it.
+    Checked in a new process because this one cannot see everything an install changed:
+    an editable install's .pth file is read only when Python starts, and a module this
+    process imported before stays the old one."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _STATUS_SCRIPT],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    try:
+        return {info["name"]: info for info in json.loads(proc.stdout)}
+    except ValueError:
+        return {}
+
+
+def print_status() -> None:
+    """The plugins' infos as JSON on stdout (see fresh_status)."""
+    from pynchy_cli.core.context import Context
+    from pynchy_cli.core.plugins.manager import plugins_for
+
+    try:
+        settings = Context().settings
+    except Exception:  # an invalid config: the plugins as they are without it
+        settings = None
+    infos = plugins_for(settings).infos.values()
+    print(json.dumps([i.as_dict() for i in infos]))
 
 
 def distribution_of(name: str) -> tuple[str, list[Found]]:

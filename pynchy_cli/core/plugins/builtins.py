@@ -5,6 +5,8 @@ Factories import their implementation only when called, so loading plugins stays
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from pynchy_cli.core.plugins.hookspecs import hookimpl
@@ -12,22 +14,25 @@ from pynchy_cli.core.plugins.hookspecs import hookimpl
 
 @hookimpl
 def pynchy_runtimes(register: Any) -> None:
-    from pynchy_cli.core.runtimes import select
-
-    register("auto", select.auto_runtime)
-    register("podman", select.podman_runtime)
-    register("docker", select.docker_runtime)
-    register("process", select.process_runtime)
+    for name in ("auto", "podman", "docker", "process"):
+        register(name, _on_call("pynchy_cli.core.runtimes.select", f"{name}_runtime"))
 
 
 @hookimpl
 def pynchy_agent_cores(register: Any) -> None:
-    from pynchy_cli.core.agent_cores import registry
+    for name in ("echo", "scripted", "anthropic", "openai"):
+        register(name, _on_call("pynchy_cli.core.agent_cores.registry", f"{name}_core"))
 
-    register("echo", registry.echo_core)
-    register("scripted", registry.scripted_core)
-    register("anthropic", registry.anthropic_core)
-    register("openai", registry.openai_core)
+
+def _on_call(module: str, attribute: str) -> Callable[..., Any]:
+    """The factory `module.attribute`, imported when first called: the runtimes and cores
+    import the config, so loading plugins (as `pynchy --help` does) would import it too."""
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = attribute
+    return factory
 
 
 @hookimpl
@@ -39,3 +44,11 @@ def _terminal(settings: Any) -> Any:
     from pynchy_cli.core.serve.channels import TerminalChannel
 
     return TerminalChannel()
+
+
+@hookimpl
+def pynchy_mcp_servers(register: Any) -> None:
+    # The shipped periodic agents' servers: offered only to the groups of enabled agents.
+    from pynchy_cli.core.periodic.shipped.registration import register_shipped_servers
+
+    register_shipped_servers(register)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pynchy_cli.core.agent.host_tools import check_arguments
-from pynchy_cli.core.plugins.lifecycle import Hooks, Report
+from pynchy_cli.core.plugins.lifecycle import Hooks, Report, acts_in_group
 from pynchy_cli.core.plugins.mcp import declared_servers, servers_for_group
+from pynchy_cli.core.plugins.mcp_container import McpPlace
 from pynchy_cli.core.plugins.mcp_host import McpHost
 from pynchy_cli.core.plugins.skills import READ_SKILL, find_skills, read_skill, read_skill_spec
 from pynchy_cli.core.policy.tiers import ToolRule
@@ -43,8 +44,10 @@ class RunExtensions:
         group: Any,
         report: Report,
         allow_server: ServerFilter | None = None,
+        network: bool = False,
     ):
-        """`allow_server`: the group's security profile; servers it refuses never start."""
+        """`allow_server`: the group's security profile; servers it refuses never start.
+        `network`: that profile allows a network (for MCP servers in containers)."""
         registry = getattr(plugins, "registry", None)
         servers, self.warnings = declared_servers(
             settings, list(getattr(registry, "mcp_servers", []))
@@ -54,12 +57,14 @@ class RunExtensions:
             for s in servers_for_group(servers, group.name)
             if not allow_server or allow_server(s.name)
         ]
-        self.mcp = McpHost(servers, paths.logs_dir)
+        place = McpPlace(group.name, group.path, settings, paths, network)
+        self.mcp = McpHost(servers, paths.logs_dir, place)
         self.skills, skill_warnings = find_skills(
             list(getattr(registry, "skills", [])), paths.config_dir / "skills", group.path
         )
         self.warnings += skill_warnings
-        self.hooks = Hooks(getattr(plugins, "pm", None), report)
+        pm = getattr(plugins, "pm", None)
+        self.hooks = Hooks(pm, report, acts_in_group(settings, group.name))
 
     # --- tools -----------------------------------------------------------------------
 
@@ -72,9 +77,7 @@ class RunExtensions:
 
     async def mcp_specs(self) -> list[dict[str, Any]]:
         """The MCP tools of the servers this group may use; warnings go to self.warnings."""
-        if not self.mcp.servers:
-            return []
-        specs = await self.mcp.list_tools()
+        specs = await self.mcp.list_tools() if self.mcp.servers else []
         self.warnings += self.mcp.warnings
         self.mcp.warnings = []
         return specs

@@ -21,11 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import pluggy
 
 if TYPE_CHECKING:  # none of these import the plugin manager: no cycle
+    from pynchy_cli.core.agent.profiles import AgentProfile
     from pynchy_cli.core.agent_cores.base import AgentCore
     from pynchy_cli.core.config import Settings
     from pynchy_cli.core.plugins.lifecycle import RunInfo, RunOutcome, ToolResult
@@ -58,12 +59,28 @@ class CommandApp(Protocol):
 RuntimeFactory = Callable[["Settings"], "Runtime"]
 ChannelFactory = Callable[["Settings"], "Channel"]
 AgentCoreFactory = Callable[[ChosenModel, "Settings"], "AgentCore"]
+# factory(settings) -> McpServer, or None when the plugin is not configured here (no
+# credentials): then the server is left out and runs get none of its tools
+McpServerFactory = Callable[["Settings"], "McpServer | None"]
 
 RegisterRuntime = Callable[[str, RuntimeFactory], None]
 RegisterChannel = Callable[[str, ChannelFactory], None]
 RegisterAgentCore = Callable[[str, AgentCoreFactory], None]
-RegisterMcpServer = Callable[["McpServer"], None]
+
+
+class RegisterMcpServer(Protocol):
+    """register(McpServer(...)), or register(name, factory) for a server made from the
+    Settings each time a run's servers are worked out (credentials in [plugin.NAME])."""
+
+    @overload
+    def __call__(self, server: McpServer, /) -> None: ...
+
+    @overload
+    def __call__(self, name: str, factory: McpServerFactory, /) -> None: ...
+
+
 RegisterSkill = Callable[["str | os.PathLike[str]"], None]
+RegisterAgent = Callable[[str, "AgentProfile"], None]
 
 
 @dataclass(frozen=True)
@@ -96,11 +113,19 @@ class PynchySpecs:
 
     @hookspec
     def pynchy_mcp_servers(self, register: RegisterMcpServer) -> None:
-        """register(McpServer(...)): an MCP server the host runs for allowed groups."""
+        """register(McpServer(...)): an MCP server the host runs for allowed groups; or
+        register(name, factory): factory(settings) -> McpServer | None, called when a run's
+        servers are worked out; None leaves it out (not configured here). A factory that
+        raises leaves it out with a warning naming the plugin."""
 
     @hookspec
     def pynchy_skills(self, register: RegisterSkill) -> None:
         """register(path): a folder holding SKILL.md (name and description in front matter)."""
+
+    @hookspec
+    def pynchy_agents(self, register: RegisterAgent) -> None:
+        """register(name, AgentProfile(...)): an agent profile that the delegate and
+        handoff tools can name; an [agents.NAME] table in config wins over it."""
 
     @hookspec
     def pynchy_commands(self, app: CommandApp) -> None:

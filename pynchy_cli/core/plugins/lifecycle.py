@@ -29,6 +29,24 @@ log = logging.getLogger("pynchy.plugins")
 
 # report(plugin, hook, exception): a hook raised or answered nonsense.
 Report = Callable[[str, str, BaseException], None]
+# Built-in hook plugins (core.plugins.selfdoc, .ruff_hook) that act only in the groups
+# their [plugin.NAME] groups names; other plugins act in every group unless it names some.
+OPT_IN_HOOKS = frozenset({"selfdoc", "ruff"})
+
+
+def acts_in_group(settings: Any, group: str) -> Callable[[str], bool]:
+    """Whether a plugin's lifecycle hooks act in runs of `group`: `[plugin.NAME] groups =
+    [...]` names the groups ("*": every one)."""
+    tables = getattr(settings, "plugin", None) or {}
+
+    def acts(plugin: str) -> bool:
+        table = tables.get(plugin)
+        groups = table.get("groups") if isinstance(table, dict) else None
+        if not isinstance(groups, list):
+            return plugin not in OPT_IN_HOOKS
+        return "*" in groups or group in groups
+
+    return acts
 
 
 @dataclass(frozen=True)
@@ -73,9 +91,16 @@ class HookAnswerError(TypeError):
 
 
 class Hooks:
-    def __init__(self, pm: Any | None, report: Report | None = None):
+    def __init__(
+        self,
+        pm: Any | None,
+        report: Report | None = None,
+        acts: Callable[[str], bool] | None = None,
+    ):
+        """`acts(plugin)`: whether that plugin's hooks run here (acts_in_group)."""
         self.pm = pm
         self.report = report or _log_report
+        self.acts = acts or (lambda plugin: True)
 
     def _impls(self, hook: str) -> list[Any]:
         caller = getattr(self.pm.hook, hook, None) if self.pm is not None else None
@@ -85,7 +110,9 @@ class Hooks:
         return [
             i
             for i in reversed(impls)
-            if not getattr(i, "hookwrapper", False) and not getattr(i, "wrapper", False)
+            if not getattr(i, "hookwrapper", False)
+            and not getattr(i, "wrapper", False)
+            and self.acts(i.plugin_name)
         ]
 
     def has(self, hook: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pluggy
 
+from pynchy_cli.core.agent.profiles import AgentProfile
 from pynchy_cli.core.plugins import hookspecs
 from pynchy_cli.core.plugins.hookspecs import (
     AgentCoreFactory,
@@ -30,12 +31,18 @@ from pynchy_cli.core.plugins.hookspecs import (
     Problem,
     RuntimeFactory,
 )
+from pynchy_cli.core.plugins.mcp import ServerFactory
 
 ENTRY_POINT_GROUP = "pynchy"
 ALLOW_ENV = "PYNCHY_PLUGINS"
 BUILTIN = "builtin"
 # Plugins that are part of pynchy itself: name -> module. Always loaded, never disabled.
-BUILTIN_PLUGINS: dict[str, str] = {"builtins": "pynchy_cli.core.plugins.builtins"}
+BUILTIN_PLUGINS: dict[str, str] = {
+    "builtins": "pynchy_cli.core.plugins.builtins",
+    # hooks that act only in the groups [plugin.NAME] groups names (lifecycle.OPT_IN_HOOKS)
+    "selfdoc": "pynchy_cli.core.plugins.selfdoc",
+    "ruff": "pynchy_cli.core.plugins.ruff_hook",
+}
 
 log = logging.getLogger("pynchy.plugins")
 
@@ -46,6 +53,7 @@ KIND_HOOKS: dict[str, tuple[str, str]] = {
     "agent_core": ("pynchy_agent_cores", "agent_cores"),
     "mcp": ("pynchy_mcp_servers", "mcp_servers"),
     "skill": ("pynchy_skills", "skills"),
+    "agent": ("pynchy_agents", "agents"),
 }
 LIFECYCLE_HOOKS = (
     "pynchy_before_run",
@@ -100,8 +108,9 @@ class Registry:
     runtimes: dict[str, RuntimeFactory] = field(default_factory=dict)
     channels: dict[str, ChannelFactory] = field(default_factory=dict)
     agent_cores: dict[str, AgentCoreFactory] = field(default_factory=dict)
-    mcp_servers: list[Any] = field(default_factory=list)
+    mcp_servers: list[Any] = field(default_factory=list)  # McpServer or ServerFactory
     skills: list[Any] = field(default_factory=list)
+    agents: dict[str, AgentProfile] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin
 
 
@@ -261,7 +270,7 @@ class Plugins:
                 for kind, (hook, _attr) in KIND_HOOKS.items():
                     for impl in getattr(self.pm.hook, hook).get_hookimpls():
                         if impl.plugin_name == info.name:
-                            impl.function(_registrar(kind, staged))
+                            impl.function(_registrar(kind, info.name, staged))
             except Exception as exc:
                 self.pm.unregister(name=info.name)
                 self._fail(info, f"{_describe(exc)} while registering")
@@ -340,14 +349,27 @@ _PLURAL = {
     "agent_core": "agent_cores",
     "mcp": "mcp_servers",
     "skill": "skills",
+    "agent": "agents",
 }
 
 
-def _registrar(kind: str, staged: list[tuple[str, str, Any]]) -> Callable[..., None]:
+def _registrar(kind: str, plugin: str, staged: list[tuple[str, str, Any]]) -> Callable[..., None]:
     keyed = isinstance(getattr(Registry(), KIND_HOOKS[kind][1]), dict)
 
     def register(*args: Any) -> None:
-        if keyed:
+        if kind == "mcp" and len(args) == 2:  # (name, factory): made per run from the settings
+            if not isinstance(args[0], str) or not callable(args[1]):
+                raise TypeError("register for an mcp server takes (McpServer) or (name, factory)")
+            staged.append((kind, args[0], ServerFactory(args[0], args[1], plugin)))
+        elif kind == "agent":
+            if (
+                len(args) != 2
+                or not isinstance(args[0], str)
+                or not isinstance(args[1], AgentProfile)
+            ):
+                raise TypeError("register for an agent takes (name: str, AgentProfile)")
+            staged.append((kind, args[0], args[1]))
+        elif keyed:
             if len(args) != 2 or not isinstance(args[0], str) or not callable(args[1]):
                 raise TypeError(f"register for a {kind} takes (name: str, factory)")
             staged.append((kind, args[0], args[1]))

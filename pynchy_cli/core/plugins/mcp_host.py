@@ -6,9 +6,13 @@ before its container starts; the tools join the run's tool list as `mcp__SERVER_
 and the container sends calls to them to the host like pynchy's own tools.
 
 Servers start lazily: a server whose tool list this process saw recently (a `serve`
-process runs many runs) starts only when a run first calls one of its tools. Every
-server a run started is stopped when the run ends. A server that cannot start or
-answer costs its tools, with a warning or a tool error; it never fails the run.
+process runs many runs) starts only when a run first calls one of its tools. A server a
+run started is stopped when the run ends, except the pooled ones (core.plugins.mcp_pool:
+those that see the workspace, shareable ones, those with idle_stop), which stop when
+idle. Where a server runs and what it sees (its own container, or the host with
+workspace paths mapped) is core.plugins.mcp_container's and mcp_paths'. A server that
+cannot start or answer costs its tools, with a warning or a tool error; it never fails
+the run.
 Whether a call may run is the policy gate's to decide (core.policy.gate); each tool's
 rule for it comes from the tool's MCP annotations and its server's config (`rules`).
 """
@@ -20,6 +24,7 @@ import contextlib
 import json
 import logging
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +32,13 @@ from typing import IO, Any
 
 import jsonschema
 
+from pynchy_cli.core.errors import PynchyError
 from pynchy_cli.core.plugins.mcp import McpServer, tool_name
+from pynchy_cli.core.plugins.mcp_container import Launch, McpPlace, launch_for
+from pynchy_cli.core.plugins.mcp_paths import PathRefused, WorkspacePaths
+from pynchy_cli.core.plugins.mcp_pool import current_pool
 from pynchy_cli.core.policy.tiers import Annotations, ToolRule
-from pynchy_cli.protocol import MAX_TOOL_OUTPUT
+from pynchy_cli.protocol import MAX_TOOL_OUTPUT, trim_text
 
 log = logging.getLogger("pynchy.mcp")
 
@@ -76,9 +85,17 @@ class _Connection:
     """One running server. A background task owns it: the SDK's transports use anyio
     cancel scopes, which must be entered and left by the same task."""
 
-    def __init__(self, server: McpServer, errlog: IO[str] | None):
+    def __init__(
+        self,
+        server: McpServer,
+        errlog: IO[str] | None,
+        launch: Launch | None = None,
+        owns_errlog: bool = False,
+    ):
         self.server = server
         self.errlog = errlog
+        self.launch = launch  # a stdio server's process; None: a url server
+        self._owns_errlog = owns_errlog  # a pooled server's log outlives the run
         self.session: Any = None
         self.tools: list[Any] = []
         self.error: str | None = None
@@ -115,18 +132,24 @@ class _Connection:
         finally:
             self.session = None
             self._ready.set()
+            if self._owns_errlog and self.errlog is not None:
+                with contextlib.suppress(OSError):
+                    self.errlog.close()
+            if self.launch is not None and self.launch.container:  # gone, even if it hung
+                await asyncio.shield(asyncio.to_thread(self.launch.cleanup))
 
     def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
-        server = self.server
+        server, launch = self.server, self.launch
         if server.command:
             from mcp import StdioServerParameters
             from mcp.client.stdio import stdio_client
 
+            launch = launch or Launch(list(server.command), dict(server.env), server.cwd)
             params = StdioServerParameters(
-                command=server.command[0],
-                args=server.command[1:],
-                env=server.env or None,
-                cwd=server.cwd,
+                command=launch.command[0],
+                args=launch.command[1:],
+                env=launch.env or None,
+                cwd=launch.cwd,
             )
             # The child gets the SDK's allow-listed environment plus server.env; its
             # stderr goes to a log file, not to the terminal of `pynchy agent run`.
@@ -193,6 +216,39 @@ def _convert(server: McpServer, tools: list[Any]) -> tuple[list[McpTool], list[s
     return out, warnings
 
 
+async def _launch(server: McpServer, place: McpPlace | None, settings: Any) -> Launch | None:
+    """How to start a stdio server (None for a url server); McpUnavailable if it cannot."""
+    if not server.command:
+        return None
+    try:
+        return await asyncio.to_thread(launch_for, server, place, settings)
+    except PynchyError as exc:
+        raise McpUnavailable(exc.line()) from None
+    except OSError as exc:
+        raise McpUnavailable(_reason(exc)) from None
+
+
+async def probe(
+    server: McpServer, timeout: float, settings: Any = None
+) -> tuple[list[McpTool], list[str]]:
+    """Start a server, list its tools and stop it (for `pynchy doctor`): its tools as
+    agents would see them and the warnings about them. McpUnavailable when it does not
+    start and list within `timeout` seconds, with the last line it wrote to stderr.
+    `settings`: where a container server's engine and image come from."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errlog:
+        launch = await _launch(server, None, settings)
+        conn = _Connection(server, errlog if server.command else None, launch)
+        try:
+            await conn.start(timeout)
+            return _convert(server, conn.tools)
+        except McpUnavailable as exc:
+            errlog.seek(0)
+            said = [line.strip() for line in errlog.read()[-4000:].splitlines() if line.strip()]
+            raise McpUnavailable(f"{exc}" + (f" (it said: {said[-1]})" if said else "")) from None
+        finally:
+            await conn.close()
+
+
 def check_arguments(tool: McpTool, arguments: Any) -> str | None:
     """Why these arguments do not fit the tool's input schema, or None if they do."""
     if not isinstance(arguments, dict):
@@ -222,22 +278,47 @@ def result_text(result: Any) -> str:
     if not parts and getattr(result, "structured_content", None) is not None:
         parts.append(json.dumps(result.structured_content, ensure_ascii=False))
     text = "\n".join(parts)
-    if len(text) > MAX_TOOL_OUTPUT:
-        text = text[:MAX_TOOL_OUTPUT] + f"\n... [{len(text) - MAX_TOOL_OUTPUT} characters cut]"
-    return text
+    return trim_text(text, MAX_TOOL_OUTPUT)  # the run trims again to its own limit
 
 
 class McpHost:
     """The MCP servers of one run: their tools, the gate before each call, and cleanup."""
 
-    def __init__(self, servers: list[McpServer], log_dir: Path | None = None):
-        self.servers = {s.name: s for s in servers}
-        self.tools: dict[str, McpTool] = {}
+    def __init__(
+        self,
+        servers: list[McpServer],
+        log_dir: Path | None = None,
+        place: McpPlace | None = None,
+    ):
+        """`place`: the run's group and workspace (None: servers that see no workspace)."""
+        self.place = place
         self.warnings: list[str] = []
+        self.servers = {s.name: s for s in servers if self._may_run(s)}
+        self.tools: dict[str, McpTool] = {}
         self.log_dir = log_dir
         self._conns: dict[str, _Connection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._logs: list[IO[str]] = []
+        folder = place.workspace if place is not None else None
+        self._paths = WorkspacePaths(folder) if folder is not None else None
+
+    def _may_run(self, server: McpServer) -> bool:
+        """A server that needs what this run does not have is left out, with a warning."""
+        if server.sees_workspace and self.place is None:
+            self.warnings.append(f"MCP server {server.name} left out: it needs a group's workspace")
+            return False
+        if server.shareable and server.network and self.place and not self.place.network:
+            self.warnings.append(
+                f"MCP server {server.name} left out: it is shared with a network, and the"
+                " group's security profile does not allow one"
+            )
+            return False
+        if server.container and server.network and self.place and not self.place.network:
+            self.warnings.append(
+                f"MCP server {server.name} runs without a network: the group's security"
+                " profile does not allow one"
+            )
+        return True
 
     async def list_tools(self) -> list[dict[str, Any]]:
         """The tool specs of every server (started where no recent listing is known)."""
@@ -263,7 +344,16 @@ class McpHost:
         _LISTINGS[server.identity()] = (time.monotonic(), tools)
         return tools
 
+    def _pool_key(self, server: McpServer) -> tuple[Any, ...]:
+        group = None if server.shareable or self.place is None else self.place.group
+        return (server.identity(), group)
+
     async def _connect(self, server: McpServer) -> _Connection:
+        if server.pooled:
+            key = self._pool_key(server)
+            return await current_pool().connection(
+                key, server.idle_stop, lambda: self._start(server, pooled=True)
+            )
         lock = self._locks.setdefault(server.name, asyncio.Lock())
         async with lock:
             conn = self._conns.get(server.name)
@@ -271,16 +361,22 @@ class McpHost:
                 return conn
             if conn is not None:  # it died; try once more
                 await conn.close()
-            conn = _Connection(server, self._errlog(server))
-            self._conns[server.name] = conn
-            try:
-                await conn.start(START_TIMEOUT)
-            except McpUnavailable:
-                _LISTINGS.pop(server.identity(), None)
-                raise
+            conn = self._conns[server.name] = await self._start(server)
             return conn
 
-    def _errlog(self, server: McpServer) -> IO[str] | None:
+    async def _start(self, server: McpServer, pooled: bool = False) -> _Connection:
+        launch = await _launch(server, self.place, getattr(self.place, "settings", None))
+        errlog = self._errlog(server, keep=not pooled)
+        conn = _Connection(server, errlog, launch, owns_errlog=pooled)
+        try:
+            await conn.start(START_TIMEOUT)
+        except McpUnavailable:
+            _LISTINGS.pop(server.identity(), None)
+            raise
+        return conn
+
+    def _errlog(self, server: McpServer, keep: bool = True) -> IO[str] | None:
+        """The server's stderr log; the run closes it (`keep`), or else its connection."""
         if not server.command or self.log_dir is None:
             return None
         try:
@@ -288,7 +384,8 @@ class McpHost:
             handle = (self.log_dir / f"mcp-{server.name}.log").open("a", buffering=1)
         except OSError:
             return None
-        self._logs.append(handle)
+        if keep:
+            self._logs.append(handle)
         return handle
 
     def rules(self) -> dict[str, tuple[ToolRule, str]]:
@@ -299,31 +396,55 @@ class McpHost:
         }
 
     def check(self, name: str, arguments: Any) -> str | None:
-        """Why these arguments do not fit the tool's input schema, or None."""
+        """Why these arguments do not fit the tool's input schema, or name something
+        outside the workspace of a server that maps paths; None when they are fine."""
         tool = self.tools.get(name)
-        return f"unknown tool {name}" if tool is None else check_arguments(tool, arguments)
+        if tool is None:
+            return f"unknown tool {name}"
+        problem = check_arguments(tool, arguments)
+        if problem is None and self.servers[tool.server].map_paths:
+            try:
+                self._host_arguments(tool, arguments)
+            except PathRefused as exc:
+                return f"refused: {exc}"
+        return problem
+
+    def _host_arguments(self, tool: McpTool, arguments: dict[str, Any]) -> dict[str, Any]:
+        assert self._paths is not None  # map_paths servers run only with a place
+        return self._paths.arguments(arguments, tool.input_schema)
 
     async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
         """Call a tool the gate allowed (arguments checked by `check`): (text, is_error)."""
         tool = self.tools[name]
         server = self.servers[tool.server]
+        if server.map_paths:
+            try:  # again: the workspace may have changed since the check
+                arguments = self._host_arguments(tool, arguments)
+            except PathRefused as exc:
+                return f"refused: {exc}", True
         try:
             conn = await self._connect(server)
         except McpUnavailable as exc:
             return f"the MCP server {server.name} is not available: {exc}", True
+        using = current_pool().using(self._pool_key(server)) if server.pooled else None
         try:
-            result = await asyncio.wait_for(
-                conn.session.call_tool(tool.tool, arguments), server.timeout
-            )
+            with using or contextlib.nullcontext():
+                result = await asyncio.wait_for(
+                    conn.session.call_tool(tool.tool, arguments), server.timeout
+                )
         except TimeoutError:
             return f"{name} did not answer within {server.timeout:g}s", True
         except Exception as exc:  # the server broke: start it afresh on the next call
             with contextlib.suppress(Exception):
                 await conn.close()
             return f"{name} failed: {_reason(exc)}", True
-        return result_text(result), bool(result.is_error)
+        text = result_text(result)
+        if server.map_paths and self._paths is not None:
+            text = self._paths.to_agent(text)  # never the workspace's host path
+        return text, bool(result.is_error)
 
     async def aclose(self) -> None:
+        """Stop the servers this run started; pooled ones stop when idle."""
         conns, self._conns = list(self._conns.values()), {}
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         for handle in self._logs:

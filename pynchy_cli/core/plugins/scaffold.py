@@ -24,7 +24,7 @@ from pynchy_cli.core.plugins import scaffold_templates as t
 KINDS = ("runtime", "channel", "agent_core", "mcp", "skill", "hook", "commands")
 NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")  # also a valid MCP server name
 RESERVED = {"builtins", "auto", "podman", "docker", "process", "terminal", "echo", "scripted",
-            "anthropic", "openai"}  # fmt: skip
+            "anthropic", "openai", "selfdoc", "ruff"}  # fmt: skip
 
 
 @dataclass(frozen=True)

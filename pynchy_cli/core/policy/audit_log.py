@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
-from pynchy_cli.core.db import utcnow
 from pynchy_cli.core.errors import UsageError
 
-DECISIONS = ("allowed", "approved", "refused", "denied", "expired", "rate_limited")
+if TYPE_CHECKING:  # `pynchy audit --help` quotes DECISIONS: no sqlite-utils for that
+    from sqlite_utils import Database
+
+DECISIONS = ("allowed", "approved", "refused", "denied", "expired", "rate_limited", "inherited")
 COUNTED = ("allowed", "approved")  # the call ran
+TAINTING = (*COUNTED, "inherited")  # rows whose taint a session carries
 MAX_ERROR = 300  # characters of a failed call's error kept in the row
 _AGE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -35,6 +36,8 @@ def record_decision(
     **detail: Any,
 ) -> int:
     """Record one decision about a tool call; returns the row id for its outcome."""
+    from pynchy_cli.core.db import utcnow
+
     row = {
         "at": utcnow(),
         "run_id": run_id,
@@ -66,8 +69,8 @@ def session_taint(db: Database, session_id: str | None) -> tuple[str, str] | Non
             "select audit.action, json_extract(audit.detail, '$.taints') as taint from audit"
             " join runs on runs.id = audit.run_id where runs.session_id = ?"
             " and json_extract(audit.detail, '$.taints') is not null"
-            f" and audit.decision in ({', '.join('?' * len(COUNTED))}) order by audit.id limit 1",
-            [session_id, *COUNTED],
+            f" and audit.decision in ({', '.join('?' * len(TAINTING))}) order by audit.id limit 1",
+            [session_id, *TAINTING],
         )
     )
     return (rows[0]["action"].removeprefix("tool:"), rows[0]["taint"]) if rows else None

@@ -4,8 +4,10 @@
 plugin tools, and the container's local tools when the container asks (tool_check).
 In order:
 
-1. the group's security profile allows the tool (name patterns, MCP server, tier);
+1. the group's security profile allows the tool (name patterns, MCP server, tier), and so
+   does the run's agent profile, if it has one (`narrower`);
 2. tool rules: schedule_task must respect the profile's schedule floor and task cap;
+   host tools add their own (`tool_checks`: delegate's depth and count limits);
 3. the profile's rate limits (sliding windows per group, counted from the audit table);
 4. a person approves when the tool's tier is one the profile asks about, or when the run
    has read untrusted content or secret data and the tool writes to a public sink (the
@@ -18,6 +20,7 @@ also says which tools a run is offered (`offers`) so the model never sees the ot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +32,9 @@ from pynchy_cli.core.policy.profiles import Profile
 from pynchy_cli.core.policy.tiers import STRICTEST, TOOL_RULES, ToolRule
 
 _WHAT = {"untrusted_input": "untrusted content", "secret_data": "secret data"}
+
+# A host tool's own rule: arguments -> (why it is refused, why a person must approve).
+ToolCheck = Callable[[dict[str, Any]], tuple[str | None, str | None]]
 
 
 @dataclass
@@ -54,9 +60,12 @@ class PolicyGate:
         profile: Profile,
         session_id: str | None = None,
         approver: Approver | None = None,
+        narrower: Callable[[str], str | None] | None = None,
     ):
         """`session_id`: the session the run resumes; its earlier reads of untrusted
-        content or secret data are in the history, so they taint this run too."""
+        content or secret data are in the history, so they taint this run too.
+        `narrower`: why the run's agent profile does not use a tool (it narrows the
+        security profile, never widens it)."""
         self.db = db
         self.run_id = run_id
         self.group_id = group_id
@@ -64,6 +73,8 @@ class PolicyGate:
         self.approver = approver  # set by the run's socket handlers
         self.rules: dict[str, ToolRule] = dict(TOOL_RULES)
         self.servers: dict[str, str] = {}  # MCP tool -> its server
+        self.narrower = narrower
+        self.tool_checks: dict[str, ToolCheck] = {}  # host tools' own rules (delegate, ...)
         self.tainted_by = audit_log.session_taint(db, session_id)  # (tool, flag) or None
 
     # --- what the run is offered ---------------------------------------------------------
@@ -84,8 +95,9 @@ class PolicyGate:
         return self.profile.tier_override(tool) or self.rule(tool).tier
 
     def refusal(self, tool: str) -> str | None:
-        """Why the profile does not allow this tool at all, or None."""
-        return self.profile.refusal(tool, self.tier(tool), self.servers.get(tool))
+        """Why the profile (or the run's agent) does not allow this tool at all, or None."""
+        refusal = self.profile.refusal(tool, self.tier(tool), self.servers.get(tool))
+        return refusal or (self.narrower(tool) if self.narrower else None)
 
     def offers(self, tool: str) -> bool:
         return self.refusal(tool) is None
@@ -102,13 +114,15 @@ class PolicyGate:
         detail: dict[str, Any] = {"arguments": arguments, "profile": self.profile.name}
         if tool in self.servers:
             detail["server"] = self.servers[tool]
-        refusal = self.refusal(tool) or self._tool_rule(tool, arguments)
+        refusal, asks = self.refusal(tool) or self._tool_rule(tool, arguments), None
+        if not refusal and tool in self.tool_checks:  # e.g. delegate's depth and count
+            refusal, asks = self.tool_checks[tool](arguments)
         if refusal:
             return self._decide(tool, "refused", tier, refusal, reason=refusal, **detail)
         limit = limits.over_limit(self.db, self.group_id, tool, self.profile.rate_limits)
         if limit:
             return self._decide(tool, "rate_limited", tier, limit, reason=limit, **detail)
-        why = self._needs_person(tool, tier, rule)
+        why = "; ".join(w for w in (self._needs_person(tool, tier, rule), asks) if w)
         decision = "allowed"
         if why:
             if self.approver is None:
@@ -127,6 +141,24 @@ class PolicyGate:
             detail["taints"] = rule.taint
             self.tainted_by = self.tainted_by or (tool, rule.taint)
         return self._decide(tool, decision, tier, **detail)
+
+    def inherit_taint(self, taint: tuple[str, str] | None, from_run: str) -> None:
+        """Another run's reads reach this one (a delegate's answer, a handoff's context):
+        so does its taint, recorded so that a session resumed later carries it too."""
+        if taint is None or self.tainted_by is not None:
+            return
+        self.tainted_by = taint
+        tool, flag = taint
+        audit_log.record_decision(
+            self.db,
+            tool,
+            "inherited",
+            self.tier(tool),
+            run_id=self.run_id,
+            group_id=self.group_id,
+            taints=flag,
+            from_run=from_run,
+        )
 
     def refuse(self, tool: str, reason: str, **detail: Any) -> Decision:
         """Record a refusal decided where the tool's schema or a plugin hook lives."""

@@ -31,6 +31,8 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     # host uid:gid the agent runs as (a rootless engine maps it); None: the image's user
     user: str | None = None
+    # devices by CDI name (nvidia.com/gpu=all): the GPUs Ray gave the run (podman)
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ContainerHandle:
     id: str
     runtime: str
     pid: int | None = None  # process runtime only
+    node: str | None = None  # the Ray node it runs on (scaling = "ray")
 
 
 class Runtime(Protocol):

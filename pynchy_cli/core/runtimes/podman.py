@@ -56,6 +56,7 @@ class PodmanRuntime(EngineRuntime):
             cpu_quota=max(int(spec.cpus * CPU_PERIOD), 1000),
             # podman-py maps security_opt to SELinux options; this is the real flag.
             no_new_privileges=True,
+            devices=list(spec.devices),
             **self._create_options(spec),
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 
 from pynchy_cli.core.config import Settings
 from pynchy_cli.core.errors import ConfigError, DeniedError, UsageError
@@ -35,6 +36,14 @@ def runtime_names(settings: Settings | None = None) -> list[str]:
 def get_runtime(settings: Settings, override: str | None = None) -> Runtime:
     """The runtime named by `override` (--runtime) or settings.runtime, from the runtimes
     plugins registered (the built-ins and any installed runtime plugin)."""
+    return runtime_factory(settings, override)(settings)
+
+
+def runtime_factory(
+    settings: Settings, override: str | None = None
+) -> Callable[[Settings], Runtime]:
+    """The factory of that runtime, without starting anything: an unknown name is a
+    UsageError (--runtime) or a ConfigError (settings) that lists the known runtimes."""
     from pynchy_cli.core.plugins.manager import plugins_for
 
     kind = override or settings.runtime
@@ -48,7 +57,7 @@ def get_runtime(settings: Settings, override: str | None = None) -> Runtime:
             f"unknown runtime {kind!r} in settings",
             f"Set runtime to one of: {names} (or install the plugin that provides it)",
         )
-    return factory(settings)
+    return factory
 
 
 # --- the built-in runtimes (registered by core.plugins.builtins) ---------------------------

@@ -21,6 +21,8 @@ from pynchy_cli.core.file_modes import OTHERS, PRIVATE_FILE
 from pynchy_cli.core.groups import find_group
 from pynchy_cli.core.serve import messages as msgs
 from pynchy_cli.core.serve.service import Service
+from pynchy_cli.core.serve.web.auth import WebAuth
+from pynchy_cli.core.serve.web.routes import add_web_routes
 
 MAX_BODY = 256 * 1024
 MAX_NAME = 200  # group names, senders and platform ids
@@ -28,6 +30,8 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer
 ID_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also takes "1_0" and "٣"
 log = logging.getLogger("pynchy.serve")
 SERVICE_KEY = web.AppKey("service", Service)
+KEEPALIVE_KEY = web.AppKey("keepalive", float)
+KEEPALIVE_SECONDS = 15.0  # a comment line on /events this often: idle clients see it alive
 
 
 def ensure_token(path: Path) -> str:
@@ -57,13 +61,19 @@ class BadInput(Exception):
     """A request the API refuses with 400 and this one line."""
 
 
-def make_app(service: Service, token: str) -> web.Application:
+def make_app(
+    service: Service, token: str, *, keepalive: float = KEEPALIVE_SECONDS
+) -> web.Application:
     expected = token.encode()
+    web_auth = WebAuth(service.ctx.paths, token)  # the web page's session cookie
 
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-        """The token first; then every refusal, whoever raises it, is one JSON error line."""
-        if request.path != "/health" and not _token_matches(request, expected):
+        """The token first (or the web page's session); then every refusal, whoever
+        raises it, is one JSON error line."""
+        if request.path != "/health" and not (
+            _token_matches(request, expected) or web_auth.admits(request)
+        ):
             return _error(401, "missing or wrong token")
         try:
             return await handler(request)
@@ -83,11 +93,13 @@ def make_app(service: Service, token: str) -> web.Application:
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service
+    app[KEEPALIVE_KEY] = keepalive
     app.router.add_get("/health", health)
     app.router.add_get("/status", status)
     app.router.add_get("/groups/{name}/messages", read_messages)
     app.router.add_post("/groups/{name}/messages", post_message)
     app.router.add_get("/events", events)
+    add_web_routes(app, service, web_auth)  # the web page: /, /web/...
     return app
 
 
@@ -162,6 +174,7 @@ async def read_messages(request: web.Request) -> web.Response:
         {
             "group": group.name,
             "last_answered_id": group.last_answered_id,
+            "last_id": msgs.last_message_id(service.db, group),
             "messages": msgs.messages_after(service.db, group, after),
         }
     )
@@ -194,16 +207,22 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
+    keepalive = request.app[KEEPALIVE_KEY]
     with service.bus.subscribe(group) as queue:
-        await response.write(b": connected\n\n")
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=15)
-                await response.write(f"data: {_dumps(event)}\n\n".encode())
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-            except (ConnectionError, ClientConnectionResetError, asyncio.CancelledError):
-                break  # the client went away
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=keepalive)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                else:
+                    if event is None:  # serve stops: the client reconnects to the next one
+                        break
+                    await response.write(f"data: {_dumps(event)}\n\n".encode())
+        except (ConnectionError, ClientConnectionResetError):
+            # The client went away (a chat closed, a laptop slept): nothing to report.
+            log.debug("events: client %s went away", request.remote)
     return response
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from pynchy_cli.core.groups import Group
+from pynchy_cli.core.voice.kit import Speech, VoiceNote
 
 
 class ChannelHost(Protocol):
@@ -27,8 +28,11 @@ class ChannelHost(Protocol):
         *,
         channel: str,
         platform_id: str | None = None,
+        voice: VoiceNote | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store (committed) and route a message; returns (message, queued)."""
+        """Store (committed) and route a message; returns (message, queued). With `voice`
+        (a voice or audio message the channel downloaded), `content` is its caption or ""
+        and pynchy keeps the audio and stores `[voice] <transcript>` after it."""
 
 
 class Channel(Protocol):
@@ -46,6 +50,15 @@ class Channel(Protocol):
 
     async def stop(self) -> None:
         """Disconnect."""
+
+
+class VoiceChannel(Channel, Protocol):
+    """A channel that can also post audio: pynchy calls send_voice after a reply's text
+    went out, when the group's replies are spoken (core.voice.desk). Optional."""
+
+    async def send_voice(self, group: Group, speech: Speech, *, key: str) -> None:
+        """Post the spoken reply (OGG/Opus or WAV, see Speech); `key` is the reply's key,
+        so a retry posts nothing twice. Raise when it cannot be posted (logged)."""
 
 
 class TerminalChannel:

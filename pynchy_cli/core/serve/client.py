@@ -12,6 +12,9 @@ from pynchy_cli.core.errors import NotFoundError, UnavailableError, UsageError
 from pynchy_cli.core.paths import Paths
 
 START_HINT = "Start it with: pynchy serve"
+# No byte on /events for this long (serve writes a keep-alive every 15 s): the connection
+# is dead even if no one closed it (a suspended laptop, a dropped network).
+EVENTS_SILENCE_SECONDS = 45
 
 
 class ApiClient:
@@ -70,10 +73,14 @@ class ApiClient:
     async def status(self) -> dict[str, Any]:
         return await self._json("GET", "/status")
 
-    async def send(self, group: str, text: str, sender: str = "you") -> dict[str, Any]:
-        return await self._json(
-            "POST", f"/groups/{group}/messages", json={"text": text, "sender": sender}
-        )
+    async def send(
+        self, group: str, text: str, sender: str = "you", message_id: str | None = None
+    ) -> dict[str, Any]:
+        """Post a message. With `message_id` a retry of the same message is stored once."""
+        body = {"text": text, "sender": sender}
+        if message_id is not None:
+            body["id"] = message_id
+        return await self._json("POST", f"/groups/{group}/messages", json=body)
 
     async def messages(self, group: str, after: int = 0) -> dict[str, Any]:
         return await self._json("GET", f"/groups/{group}/messages", params={"after": after})
@@ -83,7 +90,12 @@ class ApiClient:
     ) -> AsyncIterator[dict[str, Any]]:
         params = {"group": group} if group else {}
         try:
-            async with self.session.get(self.base + "/events", params=params) as resp:
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=5, sock_read=EVENTS_SILENCE_SECONDS
+            )
+            async with self.session.get(
+                self.base + "/events", params=params, timeout=timeout
+            ) as resp:
                 if resp.status != 200:
                     await self._answer(resp)  # raises its error
                 if on_connect:
@@ -92,7 +104,7 @@ class ApiClient:
                     line = raw.decode().strip()
                     if line.startswith("data: "):
                         yield json.loads(line[6:])
-        except aiohttp.ClientConnectionError:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):
             raise UnavailableError(
                 f"cannot reach pynchy serve at {self.where}", START_HINT
             ) from None

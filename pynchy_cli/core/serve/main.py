@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import logging.handlers
-import os
 import signal
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from pynchy_cli.core.agent.background import wait_for_removals
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.errors import UnavailableError
-from pynchy_cli.core.file_modes import PRIVATE_FILE, private_dir, tighten
+from pynchy_cli.core.file_modes import PRIVATE_FILE, PrivateLogFile, private_dir, tighten
+from pynchy_cli.core.serve.admin import start_admin
 from pynchy_cli.core.serve.api import ensure_token, make_app
+from pynchy_cli.core.serve.endpoint import record_endpoint, remove_endpoint
 from pynchy_cli.core.serve.service import Service
+from pynchy_cli.core.update.install import RESTART_EXIT_CODE
 
 log = logging.getLogger("pynchy.serve")
 
@@ -31,14 +33,6 @@ class Listen:
 
     def url(self) -> str:
         return f"unix:{self.socket}" if self.socket else f"http://{self.host}:{self.port}"
-
-
-class PrivateLogFile(logging.handlers.RotatingFileHandler):
-    """A rotating log whose files are 600: each new one after a rotation too."""
-
-    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's hook for opening
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def setup_logging(ctx: Context, verbose: bool = False) -> None:
@@ -67,7 +61,8 @@ async def serve(
     model: str | None,
     runtime: str | None,
     ready: asyncio.Event | None = None,
-) -> None:
+) -> int:
+    """Serve until SIGTERM/SIGINT (exit code 0) or an admin update (RESTART_EXIT_CODE)."""
     service = Service(ctx, model=model, runtime=runtime)
     await service.start()
     token = ensure_token(ctx.paths.api_token_file)
@@ -86,8 +81,22 @@ async def serve(
             f"cannot listen on {listen.url()} ({exc.strerror})",
             "Is another pynchy serve running? Use --port to pick another",
         ) from exc
+    # `pynchy chat` finds this address here, whatever --port or --socket was given.
+    record_endpoint(ctx.paths, host=listen.host, port=listen.port, socket=listen.socket)
     log.info("api listening url=%s token_file=%s", listen.url(), ctx.paths.api_token_file)
     stop = asyncio.Event()
+    restart: list[bool] = []  # POST /admin/update changed the install: exit to be restarted
+
+    def restart_after_update() -> None:
+        restart.append(True)
+        stop.set()
+
+    try:
+        admin = await start_admin(ctx.settings.admin, ctx.paths.data_dir, restart_after_update)
+    except UnavailableError:
+        await runner.cleanup()
+        remove_endpoint(ctx.paths)
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -97,5 +106,17 @@ async def serve(
         await stop.wait()
     finally:
         log.info("stopping: draining running agents")
-        await service.drain(DRAIN_SECONDS)
-        await runner.cleanup()
+        try:
+            await service.drain(DRAIN_SECONDS)
+            service.bus.close()  # end the event streams, or clients hold the stop up
+            await runner.cleanup()
+            if admin is not None:
+                await admin.cleanup()
+        finally:
+            remove_endpoint(ctx.paths)  # no longer listening
+            # finished runs' containers, removed in the background: gone before serve is
+            await asyncio.to_thread(wait_for_removals)
+    if restart:
+        log.info("exiting with code %d to be restarted after the update", RESTART_EXIT_CODE)
+        return RESTART_EXIT_CODE
+    return 0

@@ -35,9 +35,11 @@ def store_message(
     platform_id: str | None = None,
     run_id: str | None = None,
     reply_to: int | None = None,
+    audio: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a message (committed on return). Returns (row, created); a platform id seen
-    before returns the stored row and created=False, so redelivery is harmless."""
+    before returns the stored row and created=False, so redelivery is harmless. `audio`:
+    a voice message's JSON reference (core.voice.desk)."""
     if sender_kind not in SENDER_KINDS:
         raise UsageError(f"unknown sender kind {sender_kind!r}")
     if not content.strip():
@@ -62,6 +64,7 @@ def store_message(
             "content": content,
             "run_id": run_id,
             "reply_to": reply_to,
+            "audio": audio,
             "created_at": utcnow(),
         }
     )
@@ -120,8 +123,15 @@ def messages_after(
 ) -> list[dict[str, Any]]:
     return list(
         db.query(
-            "select id, sender, sender_kind, content, run_id, reply_to, created_at from messages"
+            "select id, sender, sender_kind, content, run_id, reply_to, audio, created_at from"
+            " messages"
             " where group_id = ? and id > ? order by id limit ?",
             [group.id, after_id, limit],
         )
     )
+
+
+def last_message_id(db: Database, group: Group) -> int:
+    """The newest message id of the group (0 when it has none): where a client starts."""
+    rows = list(db.query("select max(id) as id from messages where group_id = ?", [group.id]))
+    return rows[0]["id"] or 0

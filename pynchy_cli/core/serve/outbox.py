@@ -12,7 +12,7 @@ only here, and every move is published on the bus as a `cursor` event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlite_utils import Database
@@ -26,6 +26,10 @@ from pynchy_cli.core.serve.messages import store_message
 
 log = logging.getLogger("pynchy.serve")
 
+# Sends a spoken copy of a delivered reply when the group asks for voice (core.voice.desk):
+# (channel, group, text, key, watermark); never raises.
+Speak = Callable[[Channel, Group, str, str, int], Awaitable[None]]
+
 
 def reply_key(run_id: str, number: int) -> str:
     """The outbound key of a run's `number`th reply; channels use it for idempotent sends."""
@@ -33,13 +37,21 @@ def reply_key(run_id: str, number: int) -> str:
 
 
 class Outbox:
-    def __init__(self, db: Database, channels: Mapping[str, Channel], bus: Bus, sender: str):
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        bus: Bus,
+        sender: str,
+        speak: Speak | None = None,
+    ):
         """`channels` by name (a group on an unknown channel falls back to `terminal`);
         `sender`: the assistant's name on its replies."""
         self.db = db
         self.channels = channels
         self.bus = bus
         self.sender = sender
+        self.speak = speak
 
     def channel_for(self, group: Group) -> Channel:
         return self.channels.get(group.channel) or self.channels["terminal"]
@@ -58,6 +70,8 @@ class Outbox:
         self.bus.publish({"type": "message", "group": group.name, **message})
         self._publish_cursor(group)
         log.info("reply out group=%s run=%s message=%s", group.name, run_id, message["id"])
+        if self.speak is not None:  # after the text and the cursor: audio is a courtesy
+            await self.speak(self.channel_for(group), group, text, key, watermark)
 
     async def notify(self, group: Group, text: str) -> None:
         """A host notice: shown to people, never put in a model's context."""
@@ -94,13 +108,19 @@ class Outbox:
     async def typing(self, group: Group, active: bool) -> None:
         await self.channel_for(group).typing(group, active)
 
-    async def resend_undelivered(self) -> None:
+    async def resend_undelivered(self, prefix: str = "") -> None:
         """Replies a crash left recorded but unsent, sent again under their keys. Call it
-        before groups run: an unsent reply's messages would otherwise be answered twice."""
-        for row in _undelivered(self.db):
+        before groups run: an unsent reply's messages would otherwise be answered twice.
+        `prefix`: only keys that start with it (what other processes recorded for serve to
+        send, e.g. a timer's periodic run: core.periodic.runner)."""
+        for row in _undelivered(self.db, prefix):
             group = get_group_by_id(self.db, row["group_id"])
-            await self._send(group, row["content"], row["key"], "assistant")
+            kind = "host" if row["sender_kind"] == "host" else "assistant"
+            await self._send(group, row["content"], row["key"], kind)
             _mark_delivered(self.db, row["key"])
+            if prefix:  # serve's own replies were published when made; these were not
+                message = self.db["messages"].get(row["message_id"])
+                self.bus.publish({"type": "message", "group": group.name, **message})
 
     async def _send(self, group: Group, text: str, key: str, kind: str) -> None:
         """Hand text to the group's channel. Channels retry passing failures themselves; a
@@ -171,11 +191,13 @@ def _mark_delivered(db: Database, key: str) -> None:
         _advance_cursor(db, row["group_id"], row["watermark"])
 
 
-def _undelivered(db: Database) -> list[dict[str, Any]]:
+def _undelivered(db: Database, prefix: str = "") -> list[dict[str, Any]]:
     return list(
         db.query(
-            "select outbound.*, messages.content from outbound join messages on"
-            " messages.id = outbound.message_id where outbound.sent_at is null order by created_at"
+            "select outbound.*, messages.content, messages.sender_kind from outbound join"
+            " messages on messages.id = outbound.message_id where outbound.sent_at is null"
+            " and substr(outbound.key, 1, length(?)) = ? order by outbound.created_at",
+            [prefix, prefix],
         )
     )
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from pynchy_cli.core import tasks
+from pynchy_cli.core.periodic.definition import PeriodicAgent
+from pynchy_cli.core.periodic.jobs import PeriodicJob, serve_due_jobs, settle_interrupted
 from pynchy_cli.core.tasks import TaskJob
 
 log = logging.getLogger("pynchy.scheduler")
@@ -25,16 +27,29 @@ log = logging.getLogger("pynchy.scheduler")
 TICK = 1.0  # seconds between looks at the tasks table (tasks may be added by other processes)
 
 
-HandOver = Callable[[int, TaskJob], None]  # (group id, claimed run)
+HandOver = Callable[[int, TaskJob | PeriodicJob], None]  # (group id, claimed run)
+PeriodicAgents = Callable[[], dict[str, PeriodicAgent]]  # the current [periodic.NAME] set
 
 
 class Scheduler:
-    def __init__(self, db: Database, hand_over: HandOver):
+    def __init__(
+        self,
+        db: Database,
+        hand_over: HandOver,
+        periodic: PeriodicAgents | None = None,
+        relay: Callable[[], Awaitable[None]] | None = None,
+    ):
+        """`periodic`: the periodic agents now (serve claims their due times too);
+        `relay`: sends what other processes recorded for the groups (a timer's result)."""
         self.db = db
         self._hand_over = hand_over
+        self._periodic = periodic
+        self._relay = relay
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
+        # A periodic run a crash cut is not run again: its due time passed (core.periodic.jobs).
+        settle_interrupted(self.db)
         for row in self.db.query(
             "select task_runs.id, task_runs.task_id, tasks.prompt, tasks.group_id from task_runs"
             " join tasks on tasks.id = task_runs.task_id where task_runs.status = 'claimed'"
@@ -50,6 +65,8 @@ class Scheduler:
         while True:
             try:
                 self.tick()
+                if self._relay is not None:
+                    await self._relay()
             except sqlite3.OperationalError as exc:  # a busy database: try again next tick
                 log.warning("scheduler tick failed: %s", exc)
             await asyncio.sleep(TICK)
@@ -69,6 +86,11 @@ class Scheduler:
             if job:
                 claimed += 1
                 self._hand_over(task["group_id"], job)
+        if self._periodic is not None:
+            # Periodic agents: the same due time claimed by a timer is not run again here.
+            for group_id, periodic_job in serve_due_jobs(self.db, self._periodic(), now):
+                claimed += 1
+                self._hand_over(group_id, periodic_job)
         return claimed
 
     def _claim(self, task: dict[str, Any], now: datetime) -> TaskJob | None:

@@ -25,7 +25,12 @@ from pynchy_cli.core.groups import (
     list_groups,
     update_group,
 )
+from pynchy_cli.core.logs.serve_session import ServeSession
 from pynchy_cli.core.models import choose_model
+from pynchy_cli.core.periodic.health import health_report
+from pynchy_cli.core.periodic.jobs import PeriodicJob
+from pynchy_cli.core.periodic.loading import PeriodicSource
+from pynchy_cli.core.periodic.runner import RELAY_PREFIX
 from pynchy_cli.core.plugins.manager import plugins_for
 from pynchy_cli.core.runtimes.select import get_runtime
 from pynchy_cli.core.serve import messages as msgs
@@ -36,6 +41,8 @@ from pynchy_cli.core.serve.scheduler import Scheduler
 from pynchy_cli.core.serve.slots import SlotPool
 from pynchy_cli.core.serve.worker import GroupWorker, WorkerParts
 from pynchy_cli.core.tasks import TaskJob
+from pynchy_cli.core.voice.desk import VoiceDesk
+from pynchy_cli.core.voice.kit import VoiceNote
 
 log = logging.getLogger("pynchy.serve")
 
@@ -58,7 +65,14 @@ class Service:
             except Exception as exc:  # a channel without credentials must not stop serve
                 why = exc.line() if isinstance(exc, PynchyError) else str(exc)
                 log.warning("channel %s not started: %s", name, why)
-        self.outbox = Outbox(self.db, self.channels, self.bus, self.settings.assistant_name)
+        self.voice = VoiceDesk(self.db, ctx.paths, self.settings)
+        self.outbox = Outbox(
+            self.db,
+            self.channels,
+            self.bus,
+            self.settings.assistant_name,
+            speak=self.voice.speak_reply,
+        )
         self.approvals = ChannelApprover(
             self.db,
             lambda group_id, text: self.outbox.notify(self.group_by_id(group_id), text),
@@ -67,25 +81,35 @@ class Service:
         self.stopping = False
         self.ready = asyncio.Event()  # set once replies a crash left unsent are resent
         self.started_at: str | None = None
+        self.session_log: ServeSession | None = None  # the JSONL log of this start (core.logs)
         self.parts = WorkerParts(
             db=self.db,
             bus=self.bus,
             outbox=self.outbox,
-            pool=SlotPool(self.settings.limits.max_concurrent),
+            pool=self._make_pool(),
             make_run=self._make_run,
             assistant_name=self.settings.assistant_name,
             idle_timeout=self.settings.limits.idle_timeout,
             ready=self.ready,
             stopping=lambda: self.stopping,
+            paths=ctx.paths,
         )
         self.workers: dict[int, GroupWorker] = {}
-        self.scheduler = Scheduler(self.db, self._hand_over)
+        self.scheduler = Scheduler(
+            self.db,
+            self._hand_over,
+            PeriodicSource(ctx.paths, self.settings),
+            relay=self._relay_recorded,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         # Fail early, with the usual hint, if the runtime is not usable.
         get_runtime(self.settings, self.runtime)
+        self.session_log = ServeSession.open(
+            self.ctx.paths, self.settings, runtime=self.runtime or self.settings.runtime
+        )
         try:
             choose_model(self.settings, flag=self.model)
         except PynchyError as exc:  # groups may still name their own model: warn, go on
@@ -94,8 +118,10 @@ class Service:
             add_group(self.db, self.ctx.paths, ADMIN_GROUP, admin=True)
             log.info("created admin group %s", ADMIN_GROUP)
         await asyncio.to_thread(self._recover_runs)
+        await self.parts.pool.start()  # scaling = "ray": joins or starts Ray (seconds)
         for channel in self.channels.values():
             await channel.start(self)
+            log.info("channel connected channel=%s", channel.name)
         # In the background: a channel that is down must not keep serve from starting.
         self._resend = asyncio.create_task(self._resend_then_open(), name="resend")
         for group in list_groups(self.db):
@@ -137,9 +163,21 @@ class Service:
                 await asyncio.wait(pending, timeout=15)
         for channel in self.channels.values():
             await channel.stop()
+            log.info("channel disconnected channel=%s", channel.name)
+        await self.parts.pool.close()
         log.info("serve stopped")
+        if self.session_log is not None:
+            self.session_log.stop()
 
     # --- the parts' callbacks ---------------------------------------------------------------
+
+    def _make_pool(self) -> Any:
+        """Where runs wait for their turn: the local slots, or Ray's resources."""
+        if self.settings.scaling == "ray":
+            from pynchy_cli.core.scaling import ray_pool
+
+            return ray_pool(self.ctx, runtime=self.runtime)  # imports ray: only when used
+        return SlotPool(self.settings.limits.max_concurrent)
 
     def _make_run(
         self,
@@ -151,15 +189,27 @@ class Service:
     ) -> AgentRun:
         return AgentRun(
             self.ctx,
-            dataclasses.replace(request, model=self.model, runtime=self.runtime),
+            # serve's --model is for groups without their own model (then config's model).
+            dataclasses.replace(
+                request,
+                model=None if request.group.model else self.model,
+                runtime=self.runtime,
+            ),
             on_event=on_event,
             deliver=deliver,
             followups=followups,
             plugins=self.plugins,
             approver=self.approvals,
+            runtime=self.parts.pool.runtime_for(request.group),  # where Ray placed it
         )
 
-    def _hand_over(self, group_id: int, job: TaskJob) -> None:
+    async def _relay_recorded(self) -> None:
+        """What a timer's periodic run recorded for its group, sent (after the start's
+        resend, which sends it too)."""
+        if self.ready.is_set():
+            await self.outbox.resend_undelivered(RELAY_PREFIX)
+
+    def _hand_over(self, group_id: int, job: TaskJob | PeriodicJob) -> None:
         self.worker(group_id).add_task(job)
 
     # --- groups and routing --------------------------------------------------------------
@@ -197,8 +247,16 @@ class Service:
         channel: str,
         platform_id: str | None = None,
         sender_kind: str = "person",
+        voice: VoiceNote | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store (committed) then route. Returns (message, queued)."""
+        """Store (committed) then route. Returns (message, queued). A voice message is
+        kept and transcribed first, once per platform id."""
+        audio = None
+        if voice is not None:
+            seen = self.voice.stored(channel, platform_id)
+            if seen is not None:
+                return seen, False
+            content, audio = await self.voice.take(group, voice, content)
         message, created = msgs.store_message(
             self.db,
             group,
@@ -207,6 +265,7 @@ class Service:
             sender_kind=sender_kind,
             channel=channel,
             platform_id=platform_id,
+            audio=audio,
         )
         if not created:
             return message, False
@@ -220,8 +279,17 @@ class Service:
                 msgs.mark_approval_answer(self.db, message["id"])
                 await self.outbox.notify(group, notice)
                 return message, False
+        if (
+            sender_kind == "person"
+            and msgs.strip_trigger(group, content, name).strip() == "/status"
+        ):
+            # The health report, from the host: no agent run, nothing for a model to read.
+            report = "\n".join(health_report(self.ctx, {"started_at": self.started_at}).lines())
+            await self.outbox.settle_without_reply(group, message["id"], report)
+            return message, False
         if sender_kind == "person" and msgs.is_reset(group, content, name):
             update_group(self.db, group.name, session_id=None)
+            self.worker(group.id).reset_session()  # a warm agent must not go on as before
             await self.outbox.settle_without_reply(group, message["id"], "Started a new session.")
             return message, False
         if self.stopping:
@@ -253,7 +321,9 @@ class Service:
             "stopping": self.stopping,
             "runtime": self.runtime or self.settings.runtime,
             "max_concurrent": self.settings.limits.max_concurrent,
+            "scaling": self.parts.pool.status(),
             "groups": groups,
             "runs": store.list_runs(self.db),
             "scheduler": self.scheduler.status(),
+            "health": health_report(self.ctx, {"started_at": self.started_at}).as_dict(),
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from pynchy_cli.core.groups import Group
 
@@ -53,3 +54,21 @@ class SlotPool:
         """Ask every holder to give its slot back once its run has answered."""
         for give_back in list(self._holders.values()):
             give_back()
+
+    # What the Ray pool (core/scaling/pool.py) does beyond slots, local mode's way.
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect from."""
+
+    def runtime_for(self, group: Group) -> None:
+        """No placement: the run takes the configured runtime."""
+
+    def retry(self, group: Group) -> bool:
+        """A local run has no node to lose: never run again."""
+        return False
+
+    def status(self) -> dict[str, Any]:
+        return {"scaling": "local", "limit": self.limit, "in_use": self.in_use}

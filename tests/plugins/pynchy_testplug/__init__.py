@@ -1,8 +1,11 @@
 """A third-party plugin for the tests, installed through its entry point like any other.
 
 It registers the reference MCP server `mcp-server-time` as "time", and a skill; its
-lifecycle hooks do what [plugin.testplug] in config.toml says:
+lifecycle hooks, and the factory of a second time server "clock", do what
+[plugin.testplug] in config.toml says:
 
+    clock = "Asia/Tokyo"               the factory makes "clock" with that local timezone
+    clock = "broken"                   the factory raises (unset: it makes no server)
     refuse_run = "reason"              before_run refuses the run
     refuse_tools = ["bash", ...]       before_tool refuses these tools
     rewrite = {tool = {arguments}}     before_tool replaces these tools' arguments
@@ -16,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from pynchy_cli import McpServer, hookimpl
+from pynchy_cli import ConfigError, McpServer, hookimpl
 
 SKILLS = Path(__file__).parent / "skills"
 
@@ -34,9 +37,21 @@ def _record(run, hook: str, **data) -> None:
         raise RuntimeError(f"testplug breaks in {hook}")
 
 
+def clock_server(settings):
+    """The factory form: made from the settings of each run, None when not configured."""
+    zone = settings.plugin.get("testplug", {}).get("clock")
+    if zone == "broken":
+        raise ConfigError("the clock is broken", "Unset clock in [plugin.testplug]")
+    if not zone:
+        return None
+    command = [sys.executable, "-m", "mcp_server_time", "--local-timezone", zone]
+    return McpServer("clock", command=command, risk="read")
+
+
 @hookimpl
 def pynchy_mcp_servers(register):
     register(McpServer("time", command=[sys.executable, "-m", "mcp_server_time"], risk="read"))
+    register("clock", clock_server)
 
 
 @hookimpl
