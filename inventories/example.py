@@ -41,7 +41,13 @@ servers = [
                 "account": "anthropic",
             },
             "pynchy_periodic_agents": [
-                {"name": "morning-digest", "schedule": "*-*-* 07:00:00"},
+                # Written as [periodic.morning-digest] in config.toml, with its timer.
+                {
+                    "name": "morning-digest",
+                    "schedule": "0 7 * * *",
+                    "group": "main",
+                    "prompt": "Summarise yesterday's messages in five lines.",
+                },
             ],
         },
     ),
