@@ -146,6 +146,14 @@ def fresh_root(root: Path) -> Iterator[Path]:
             subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
 
 
+def chroot_inventory(folder: Path, root: Path, **data) -> Path:
+    """An inventory file in `folder` with one host, the chroot at `root`, and its data."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "target.py"
+    path.write_text(f"hosts = [({f'@chroot/{root}'!r}, {data!r})]\n")
+    return path
+
+
 def host_ca_files() -> list[str]:
     """The CA files this machine trusts beyond Debian's (its egress may inspect TLS)."""
     return sorted(glob.glob("/usr/local/share/ca-certificates/**/*.crt", recursive=True))
