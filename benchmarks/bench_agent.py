@@ -13,6 +13,7 @@ import sys
 
 from common import median_ms, print_table, temp_home, timed
 
+from pynchy_cli.core.agent.background import wait_for_removals
 from pynchy_cli.core.agent.run import AgentRun, RunRequest
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.groups import add_group, find_group
@@ -26,6 +27,7 @@ def agent_run(runtime: str) -> None:
         RunRequest(group=group, prompt="hello", model="echo", runtime=runtime, new_session=True),
     )
     outcome = asyncio.run(run.execute())
+    wait_for_removals()  # the container gone too, as before `pynchy agent run` exits
     assert outcome.status == "succeeded", outcome.error
 
 

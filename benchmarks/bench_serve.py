@@ -1,5 +1,7 @@
 """serve benchmarks: latency per message (echo model; process runtime, podman warm and
-cold), 1,000 messages over 50 groups, and the idle memory of `pynchy serve`.
+cold), whether it stays flat as a session grows (the first follow-ups against the 91st
+to 100th, in one warm container), 1,000 messages over 50 groups, and the idle memory of
+`pynchy serve`.
 
     .venv/bin/python benchmarks/bench_serve.py [--messages N] [--skip-podman]
 """
@@ -119,6 +121,20 @@ def main() -> None:
                 f"{pct_ms(samples, 50):.0f}",
                 f"{pct_ms(samples, 99):.0f}",
                 "",
+            )
+        )
+    for label, runtime in [("process", "process")] + (
+        [] if args.skip_podman else [("podman", "podman")]
+    ):
+        with temp_home(PYNCHY_ALLOW_PROCESS_RUNTIME="true"):
+            samples = asyncio.run(_latencies(runtime, 101, 600))
+        first, hundredth = samples[1:11], samples[91:101]  # samples[0] starts the container
+        rows.append(
+            (
+                f"follow-ups 1-10 -> 91-100, warm {label}",
+                f"{pct_ms(first, 50):.0f} -> {pct_ms(hundredth, 50):.0f}",
+                f"{pct_ms(first, 99):.0f} -> {pct_ms(hundredth, 99):.0f}",
+                "one session, one container",
             )
         )
     with temp_home(PYNCHY_ALLOW_PROCESS_RUNTIME="true"):

@@ -118,12 +118,13 @@ def _nests_within(value: Any, limit: int) -> bool:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
-            item = list(item.values())
+            item = item.values()
         elif not isinstance(item, list):
             continue
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in item)
+        # only containers go on the stack: a long conversation is mostly strings
+        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
     return True
 
 
@@ -173,7 +174,31 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-def check_model_request(body: dict[str, Any]) -> dict[str, Any]:
+class MessageChecker:
+    """check_messages for one run's conversation, which every model request sends whole:
+    the messages a request repeats from the previous one (compared as sent, in C) are
+    not checked again, so a long conversation costs each request only what is new."""
+
+    def __init__(self) -> None:
+        self._sent: list[Any] = []
+        self._checked: list[dict[str, Any]] = []
+
+    def check(self, messages: Any) -> list[dict[str, Any]]:
+        known = len(self._sent)
+        repeats = isinstance(messages, list) and known and messages[:known] == self._sent
+        if repeats and len(messages) > known:
+            checked = [*self._checked, *check_messages(messages[known:])]
+        elif repeats:
+            checked = list(self._checked)
+        else:
+            checked = check_messages(messages)
+        self._sent, self._checked = list(messages), checked
+        return list(checked)
+
+
+def check_model_request(
+    body: dict[str, Any], checker: MessageChecker | None = None
+) -> dict[str, Any]:
     """A ModelRequest: {"messages": [...], "tools": [names], "max_tokens": int}."""
     tools = body.get("tools", [])
     _require(
@@ -188,7 +213,7 @@ def check_model_request(body: dict[str, Any]) -> dict[str, Any]:
         "bad max_tokens",
     )
     return {
-        "messages": check_messages(body.get("messages")),
+        "messages": (checker or MessageChecker()).check(body.get("messages")),
         "tools": tools,
         "max_tokens": max_tokens,
     }

@@ -49,6 +49,7 @@ class RunHandlers:
         self.tool_inputs: dict[str, dict[str, Any]] = {}  # tool_use id -> arguments
         self.local_decisions: dict[str, Decision] = {}  # tool_use id -> the gate's decision
         self.model_calls = 0
+        self.message_checker = protocol.MessageChecker()  # each request's new messages only
         self.result: dict[str, Any] | None = None  # the container's result event
         self.error: str | None = None  # why the run failed; the lifecycle sets it too
         self.result_arrived = asyncio.Event()  # set with self.result, cleared by a follow-up
@@ -57,6 +58,9 @@ class RunHandlers:
         # The runner's last word came (an ok result it ends on, or no follow-up for it):
         # it exits 0 now, so the run need not wait to see the exit.
         self.finished = asyncio.Event()
+        # The latest model reply called no tool: a result now is the runner's answer, not
+        # one sent from inside a tool (which a hostile workspace can do).
+        self.model_answered = False
 
     async def handle(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         """The answer to one request (a ProtocolError refuses it)."""
@@ -100,8 +104,9 @@ class RunHandlers:
         credentials; the reply's blocks and usage are stored as events."""
         run = self.run
         if run.delegation.handoff is not None:  # its turn is over: no need to ask a model
+            self.model_answered = True
             return {"content": [{"type": "text", "text": HANDED_OFF}], "stop_reason": "end_turn"}
-        request = protocol.check_model_request(body)
+        request = protocol.check_model_request(body, self.message_checker)
         unknown = [n for n in request["tools"] if n not in run.tool_specs]
         if unknown:
             raise protocol.ProtocolError(f"tools not allowed in this run: {', '.join(unknown)}")
@@ -124,6 +129,7 @@ class RunHandlers:
             raise
         self.history = [*request["messages"], {"role": "assistant", "content": result.content}]
         self.tool_inputs = {b["id"]: b["input"] for b in result.content if b["type"] == "tool_use"}
+        self.model_answered = not self.tool_inputs
         self._refuse_unoffered(result.content)
         for block in result.content:
             if block["type"] == "text" and block["text"].strip():
@@ -254,7 +260,7 @@ class RunHandlers:
                 text = self.result["text"]
                 self.events.record("result", status=status, text=text, handed_off=True)
             self.result_arrived.set()
-            if status == "ok" and self.run.request.followup_wait <= 0:
+            if status == "ok" and self.model_answered and self.run.request.followup_wait <= 0:
                 self.finished.set()  # the runner exits 0 after an ok result it waits past
         else:
             self.error = str(data.get("message", "agent error"))[:4000]
@@ -276,10 +282,11 @@ class RunHandlers:
             return self._no_followup()
         self.result = None
         self.result_arrived.clear()
+        self.model_answered = False
         self.model_calls = 0  # limits.max_turns is per prompt, not per warm run
         return {"prompt": self.context.fit_prompt(prompt)}
 
     def _no_followup(self) -> dict[str, Any]:
-        if self.result is not None and self.result["status"] == "ok":
+        if self.model_answered and self.result is not None and self.result["status"] == "ok":
             self.finished.set()  # the runner ends its loop and exits 0
         return {"prompt": None}
