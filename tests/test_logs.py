@@ -20,6 +20,7 @@ from servehelp import Serve, free_port
 
 from pynchy_cli.core.config import load_settings
 from pynchy_cli.core.logs import error_groups, prune_sessions, read_events, run_log
+from pynchy_cli.core.logs import sessions as log_sessions
 from pynchy_cli.core.logs.sessions import sessions_dir
 from pynchy_cli.core.paths import resolve_paths
 
@@ -114,7 +115,8 @@ def test_errors_group_by_event_and_exception_type(pynchy_home):
     assert list(read_events(paths, datetime.now(UTC) + timedelta(minutes=1))) == []
 
 
-def test_pruning_removes_old_sessions_and_keeps_the_newest(pynchy_home):
+def test_pruning_removes_old_sessions_and_keeps_the_newest(pynchy_home, monkeypatch):
+    monkeypatch.setattr(log_sessions, "PRUNE_EVERY", 0.0)  # each new session prunes
     paths = resolve_paths()
     (pynchy_home / "config.toml").write_text("[logs]\nkeep_sessions = 3\nkeep_days = 2\n")
     settings = load_settings(paths)
@@ -127,6 +129,7 @@ def test_pruning_removes_old_sessions_and_keeps_the_newest(pynchy_home):
         for path in [*folder.iterdir(), folder]:
             os.utime(path, (week_ago, week_ago))
     still_open = run_log(paths, "open", settings=settings)
+    assert still_open.wait_open() is not None
     for n in range(3):
         run_log(paths, f"new{n}", settings=settings).close()
     names = sorted(p.name.split("_")[0] for p in root.iterdir())
@@ -136,6 +139,22 @@ def test_pruning_removes_old_sessions_and_keeps_the_newest(pynchy_home):
     still_open.close()
     assert prune_sessions(root, keep_days=2, keep_sessions=1) != []
     assert len(list(root.iterdir())) == 1
+
+
+def test_sessions_are_pruned_at_most_every_ten_minutes(pynchy_home):
+    paths = resolve_paths()
+    (pynchy_home / "config.toml").write_text("[logs]\nkeep_sessions = 1\n")
+    settings = load_settings(paths)
+    for n in range(3):  # the first prunes; the next two come within ten minutes
+        run_log(paths, f"r{n}", settings=settings).close()
+    root = sessions_dir(paths)
+    assert len(list(root.iterdir())) == 3
+    stamp = root.parent / log_sessions.PRUNE_STAMP
+    old = time.time() - log_sessions.PRUNE_EVERY - 1
+    os.utime(stamp, (old, old))
+    run_log(paths, "r3", settings=settings).close()
+    # the prune runs as r3 opens: the newest one before it stays, and r3
+    assert sorted(p.name.split("_")[0] for p in root.iterdir()) == ["run-r2", "run-r3"]
 
 
 def test_rotation_caps_each_file_and_reading_keeps_the_order(pynchy_home):

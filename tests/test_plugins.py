@@ -747,3 +747,43 @@ def test_doctor_hook_answers_and_failures_become_problems() -> None:
     ]
     [odd] = answers["odd"]  # no channel: the plugin's own name
     assert odd.name == "odd" and "wanted a list of Problem" in odd.what
+
+
+# --- before_tool: which tool calls a hook is asked about ------------------------------------
+
+
+class _WatchesItsOwnTools:
+    @hookimpl
+    def pynchy_before_tool(self, run, tool, arguments):
+        return None
+
+    pynchy_before_tool.tools = ("write_file", "mcp__mine__")
+
+
+class _WatchesEverything:
+    @hookimpl
+    def pynchy_before_tool(self, run, tool, arguments):
+        return None
+
+
+def test_a_before_tool_hook_is_asked_only_about_the_tools_it_names() -> None:
+    import pluggy
+
+    from pynchy_cli.core.plugins.hookspecs import PynchySpecs
+    from pynchy_cli.core.plugins.lifecycle import Hooks
+
+    pm = pluggy.PluginManager("pynchy")
+    pm.add_hookspecs(PynchySpecs)
+    pm.register(_WatchesItsOwnTools(), name="own")
+    hooks = Hooks(pm)
+    assert hooks.asks_about("pynchy_before_tool", "write_file")
+    assert hooks.asks_about("pynchy_before_tool", "mcp__mine__search")
+    # bash and other tools run in the container without a round trip to the host
+    assert not hooks.asks_about("pynchy_before_tool", "bash")
+    assert not hooks.asks_about("pynchy_before_tool", "mcp__minefield__x")
+    pm.register(_WatchesEverything(), name="all")
+    assert hooks.asks_about("pynchy_before_tool", "bash")
+    # a hook the group's settings turn off is not asked
+    assert not Hooks(pm, acts=lambda plugin: plugin == "own").asks_about(
+        "pynchy_before_tool", "bash"
+    )

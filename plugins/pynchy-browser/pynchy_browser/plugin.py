@@ -62,6 +62,9 @@ def pynchy_before_tool(run: RunInfo, tool: str, arguments: dict[str, Any]) -> di
     return {**arguments, FIELD: issue(_KEY, stamp)}
 
 
+pynchy_before_tool.tools = (TOOL_PREFIX,)  # only the browser's own calls
+
+
 def _setup_problems(table: dict[str, Any]) -> list[tuple[str, str]]:
     try:
         config = load_config(table)

@@ -144,13 +144,14 @@ class PreparedRun:
         self.tool_specs = {t["name"]: t for t in everything if self.gate.offers(t["name"])}
         self.known_host_tools = {*HOST_TOOL_NAMES, *(t["name"] for t in extra)}
         self.host_tool_names = {n for n in self.known_host_tools if n in self.tool_specs}
-        # Local tools the container asks about first: all of them when a plugin has a
-        # before_tool hook, else those the profile has a rule for.
-        hooked = self.ext.hooks.has("pynchy_before_tool")
+        # Local tools the container asks about first: those a plugin's before_tool hook
+        # wants to see, and those the profile has a rule for.
+        hooks = self.ext.hooks
         self.tool_checks = [
             n
             for n in protocol.LOCAL_TOOL_NAMES
-            if n in self.tool_specs and (hooked or self.gate.watches(n))
+            if n in self.tool_specs
+            and (self.gate.watches(n) or hooks.asks_about("pynchy_before_tool", n))
         ]
         self.session_id = (
             None if request.new_session else self.group.session_id

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import queue
 import secrets
 import shutil
 import sys
@@ -44,15 +46,53 @@ def _log_settings(settings: Any) -> LogSettings:
 
 class SessionLog:
     """A structlog-style logger of one session: info/warning/error/debug(event, **fields),
-    bind(**fields); close() (or a with block) ends it. A disabled log writes nothing."""
+    bind(**fields); close() (or a with block) ends it. A disabled log writes nothing.
 
-    def __init__(self, session: Any = None):
-        self._session = session  # a dossier.Dossier, None when logs are disabled
-        self.path: Path | None = session.get_session_path() if session is not None else None
-        self.name = self.path.name if self.path is not None else ""
+    Writes go through a thread of the session's own: it imports dossier (0.2 s) and opens
+    the folder while the run goes on, then writes the queued events in order; close()
+    waits for the queue to be written."""
+
+    def __init__(self, opener: Any = None, name: str = ""):
+        self.name = name
+        self.path: Path | None = None
+        self._queue: queue.SimpleQueue | None = None
+        if opener is not None:
+            self._queue = queue.SimpleQueue()
+            self._ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._drain, args=(opener, self._queue), name=f"log-{name}", daemon=True
+            )
+            self._thread.start()
+
+    def _drain(self, opener: Any, items: queue.SimpleQueue) -> None:
+        session = None
+        try:
+            session = opener()
+            self.path = session.get_session_path()
+            self.name = self.path.name
+        except Exception as exc:  # a full disk or an unwritable folder: unlogged
+            log.warning("session log %s not written: %s", self.name, exc)
+        finally:
+            self._ready.set()
+        while True:
+            item = items.get()
+            if item is None:
+                break
+            if session is None:
+                continue
+            method, event, fields = item
+            try:
+                if method == "bind":
+                    session.bind(**fields)
+                else:
+                    getattr(session, method)(event, **fields)
+            except Exception as exc:  # a log must never stop a run or serve
+                log.debug("dropped a %s event for %s: %s", method, self.name, exc)
+        if session is not None:
+            _close(session)
 
     def _write(self, method: str, event: Any, fields: dict[str, Any]) -> None:
-        if self._session is None:
+        if self._queue is None:
             return
         exc = fields.pop("exc_info", None)
         exc = sys.exc_info()[1] if exc is True else exc
@@ -60,10 +100,7 @@ class SessionLog:
             fields["exc_type"] = type(exc).__name__
             # The end of a traceback says most: kept whole below the scrubber's cap.
             fields["exception"] = "".join(traceback.format_exception(exc))[-1_500:]
-        try:
-            getattr(self._session, method)(event, **fields)
-        except Exception as exc:  # a log must never stop a run or serve
-            log.debug("dropped a %s event for %s: %s", method, self.name, exc)
+        self._queue.put((method, event, fields))
 
     def debug(self, event: Any, **fields: Any) -> None:
         self._write("debug", event, fields)
@@ -78,26 +115,22 @@ class SessionLog:
         self._write("error", event, fields)
 
     def bind(self, **fields: Any) -> SessionLog:
-        if self._session is not None:
-            self._session.bind(**fields)
+        self._write("bind", None, fields)
         return self
 
-    def close(self) -> None:
-        session, self._session = self._session, None
-        if session is None:
-            return
-        from dossier import close_session
+    def wait_open(self, timeout: float = 10.0) -> Path | None:
+        """The session's folder, once its thread has opened it (None: not written)."""
+        if self._queue is not None:
+            self._ready.wait(timeout)
+        return self.path
 
-        with contextlib.suppress(KeyError):  # closed already
-            close_session(session.get_session_id())
-        # dossier's stdlib loggers (session.FOLDER.NAMESPACE) would stay registered for
-        # good: a serve with thousands of runs would keep thousands of them.
-        folder = f"session.{session.get_session_path().name}"
-        registered = logging.Logger.manager.loggerDict
-        for name in [n for n in list(registered) if n == folder or n.startswith(f"{folder}.")]:
-            registered.pop(name, None)
-        with _open_lock:
-            _open_dirs.discard(session.get_session_path())
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and end the session."""
+        log_queue, self._queue = self._queue, None
+        if log_queue is None:
+            return
+        log_queue.put(None)
+        self._thread.join(timeout)
 
     def __enter__(self) -> SessionLog:
         return self
@@ -106,27 +139,39 @@ class SessionLog:
         self.close()
 
 
+def _close(session: Any) -> None:
+    from dossier import close_session
+
+    with contextlib.suppress(KeyError):  # closed already
+        close_session(session.get_session_id())
+    # dossier's stdlib loggers (session.FOLDER.NAMESPACE) would stay registered for
+    # good: a serve with thousands of runs would keep thousands of them.
+    folder = f"session.{session.get_session_path().name}"
+    registered = logging.Logger.manager.loggerDict
+    for name in [n for n in list(registered) if n == folder or n.startswith(f"{folder}.")]:
+        registered.pop(name, None)
+    with _open_lock:
+        _open_dirs.discard(session.get_session_path())
+
+
 def open_session(paths: Paths, name: str, settings: Any = None) -> SessionLog:
     """A new session folder NAME_TIMESTAMP under DATA/logs/sessions (pruning the old ones
-    first); `name` must be unique in this process; `settings` gives the [logs] limits and
-    the secrets to redact."""
+    first), opened by the log's own thread; `name` must be unique in this process;
+    `settings` gives the [logs] limits and the secrets to redact."""
     limits = _log_settings(settings)
     if not limits.enabled:
         return SessionLog()
-    try:
-        return _open(paths, name, settings, limits)
-    except OSError as exc:  # a full disk or an unwritable folder: the work goes on unlogged
-        log.warning("session log %s not written: %s", name, exc)
-        return SessionLog()
+    return SessionLog(lambda: _open(paths, name, settings, limits), name)
 
 
-def _open(paths: Paths, name: str, settings: Any, limits: LogSettings) -> SessionLog:
+def _open(paths: Paths, name: str, settings: Any, limits: LogSettings) -> Any:
     from dossier import get_session  # 0.2 s of imports: only when a log is written
     from dossier.processors import unpack_objects
 
     private_dir(paths.logs_dir, quiet=True)
     root = private_dir(sessions_dir(paths), quiet=True)
-    prune_sessions(root, keep_days=limits.keep_days, keep_sessions=limits.keep_sessions)
+    if _prune_due(root):
+        prune_sessions(root, keep_days=limits.keep_days, keep_sessions=limits.keep_sessions)
     scrubber = Scrubber(known_secrets(paths, settings), limits.max_value_chars)
     with _open_lock:  # `name` is also dossier's cache key: unique in this process
         # dossier unpacks dataclasses and models into fields (call=Call(..) -> call_tool),
@@ -139,7 +184,7 @@ def _open(paths: Paths, name: str, settings: Any, limits: LogSettings) -> Sessio
     events = private_file(folder / EVENTS_FILE, quiet=True)  # 600 before the handler opens it
     session.bind(session=folder.name)  # opens dossier's file handler for events.jsonl
     _rotate(folder.name, events, limits)
-    return SessionLog(session)
+    return session
 
 
 def _rotate(folder_name: str, events: Path, limits: LogSettings) -> None:
@@ -158,6 +203,24 @@ def _rotate(folder_name: str, events: Path, limits: LogSettings) -> None:
         stdlib_logger.addHandler(rotating)
         return
     log.warning("session log %s: no file handler to rotate (dossier changed?)", folder_name)
+
+
+PRUNE_EVERY = 600.0  # seconds: listing every folder on every run would grow with them
+PRUNE_STAMP = "sessions.pruned"  # beside the sessions folder
+
+
+def _prune_due(root: Path) -> bool:
+    """True at most once per PRUNE_EVERY for a folder (its stamp file's time says)."""
+    stamp = root.parent / PRUNE_STAMP
+    try:
+        if time.time() - stamp.stat().st_mtime < PRUNE_EVERY:
+            return False
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        private_file(stamp, quiet=True)
+        os.utime(stamp)
+    return True
 
 
 def _last_write(folder: Path) -> float:

@@ -151,7 +151,10 @@ class PynchySpecs:
         self, run: RunInfo, tool: str, arguments: dict[str, Any]
     ) -> dict[str, Any] | str | None:
         """Before a tool call. Return None to allow, a dict to replace the arguments,
-        or a string: the reason it is refused."""
+        or a string: the reason it is refused. Set `tools` on the function (tool names,
+        or prefixes such as "mcp__browser__") to be asked only about those: the
+        container's own tools (bash, read_file, ...) then run without a round trip to
+        the host unless named."""
 
     @hookspec
     def pynchy_after_tool(

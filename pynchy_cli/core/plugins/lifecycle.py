@@ -118,6 +118,18 @@ class Hooks:
     def has(self, hook: str) -> bool:
         return bool(self._impls(hook))
 
+    def asks_about(self, hook: str, tool: str) -> bool:
+        """Whether some implementation of `hook` wants to see calls of `tool`: one that sets
+        `tools` on its function (names, or prefixes ending in "__") only for those, one
+        that does not for every tool."""
+        for impl in self._impls(hook):
+            watched = getattr(impl.function, "tools", None)
+            if watched is None or any(
+                tool == w or (w.endswith("__") and tool.startswith(w)) for w in watched
+            ):
+                return True
+        return False
+
     def _each(self, hook: str, **kwargs: Any) -> Any:
         """Yield (plugin name, answer) of each implementation that did not raise."""
         for impl in self._impls(hook):

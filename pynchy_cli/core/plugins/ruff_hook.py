@@ -49,6 +49,9 @@ def pynchy_before_tool(run: RunInfo, tool: str, arguments: dict) -> str | None:
     return REFUSAL if any(_checks_without_fix(s) for s in _statements(command)) else None
 
 
+pynchy_before_tool.tools = ("bash",)  # other tool calls never come here
+
+
 def _statements(command: str) -> list[Words]:
     found: list[Words] = []
     for line in re.sub(r"\\\n", " ", command).splitlines():

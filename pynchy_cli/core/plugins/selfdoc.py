@@ -100,6 +100,9 @@ def pynchy_before_tool(run: RunInfo, tool: str, arguments: dict) -> dict | str |
     return _refusal(rel, [c for _, commands in lacking for c in commands], ran)
 
 
+pynchy_before_tool.tools = ("write_file", "edit_file")  # the doc writes it checks
+
+
 def _refusal(rel: str, commands: list[str], ran: list[tuple[str, int | None]]) -> str:
     failed = {}
     for command, code in ran:
