@@ -300,3 +300,49 @@ def test_timer_runs_the_agent_in_a_podman_container(home: Path, tmp_path: Path):
     assert run["runtime"] == "podman" and run["status"] == "succeeded"
     [claim] = rows(home, "select * from periodic_runs")
     assert claim["status"] == "ok" and claim["summary"] == "all quiet"
+
+
+def test_mcp_servers_reach_the_agents_runs_only(home: Path, tmp_path: Path):
+    """`mcp_servers` offers a server to the periodic agent's runs beside the group's: here
+    one that config keeps from the group otherwise."""
+    script = write_script(
+        tmp_path / "time.json",
+        [
+            {"tool_calls": [{"name": "mcp__time__get_current_time", "input": {"timezone": "UTC"}}]},
+            {"text": "the time is known"},
+        ],
+    )
+    server = f'command = ["{sys.executable}", "-m", "mcp_server_time"]'
+    config = CONFIG.replace('prompt = "summarise the day"', 'prompt = "what time is it?"')
+    (home / "config.toml").write_text(
+        f'{config}mcp_servers = ["time"]\nmodel = "{script}"\n\n'
+        f'[mcp.time]\n{server}\nrisk = "read"\ngroups = ["nobody"]\n'
+    )
+    done = pynchy(home, "periodic", "run", "digest")
+    assert done.returncode == 0, done.stderr
+    [run] = rows(home, "select * from periodic_runs")
+    results = [
+        json.loads(r["data"])
+        for r in rows(
+            home,
+            "select * from run_events where run_id = ? and kind = ?",
+            run["run_id"],
+            "tool_result",
+        )
+    ]
+    assert len(results) == 1 and not results[0]["is_error"], results
+    assert "UTC" in results[0]["content"]
+    # The group's own runs still do not see it.
+    plain = pynchy(home, "agent", "run", "--model", script, "what time is it?")
+    assert plain.returncode == 0, plain.stderr
+    [_, other] = rows(home, "select id from runs order by started_at")
+    [refused] = [
+        json.loads(r["data"])
+        for r in rows(
+            home,
+            "select * from run_events where run_id = ? and kind = ?",
+            other["id"],
+            "tool_result",
+        )
+    ]
+    assert refused["is_error"] and "not available in this run" in refused["content"]

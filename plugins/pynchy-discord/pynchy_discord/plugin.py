@@ -16,6 +16,9 @@ __all__ = ["doctor_problems", "pynchy_channels", "pynchy_doctor"]
 
 
 def _factory(settings: Settings) -> DiscordChannel:
+    from pynchy_discord.config import read_config
+
+    read_config(settings)  # ConfigError without a token, before discord.py is imported
     from pynchy_discord.channel import DiscordChannel  # discord.py is imported only when used
 
     return DiscordChannel.from_settings(settings)

@@ -16,7 +16,12 @@ __all__ = ["doctor_problems", "pynchy_channels", "pynchy_doctor", "slack_channel
 
 
 def slack_channel(settings: Settings) -> SlackChannel:
-    """factory(settings) -> SlackChannel; slack_sdk is imported only when it is used."""
+    """factory(settings) -> SlackChannel; slack_sdk is imported only when it is used: the
+    settings are checked first (ConfigError without tokens), so an unused channel costs
+    serve nothing."""
+    from pynchy_slack.config import load_config
+
+    load_config(settings)
     from pynchy_slack.channel import SlackChannel
 
     return SlackChannel(settings)

@@ -46,6 +46,7 @@ class RunRequest:
     followup_wait: int = 0  # seconds a warm container waits for follow-ups
     agent: str | None = None  # an agent profile; None: the one holding the session, if any
     lineage: Lineage | None = None  # a delegate's or handoff successor's place; None: a root
+    mcp_servers: tuple[str, ...] = ()  # servers beside the group's (a periodic agent's)
 
 
 class PreparedRun:
@@ -126,6 +127,7 @@ class PreparedRun:
             self.events.hook_failed,
             allow_server=self.profile.allows_server,
             network=self.profile.network,
+            extra_servers=request.mcp_servers,
         )
         self.info = RunInfo(
             run_id=self.run_id,

@@ -17,7 +17,7 @@ class PeriodicAgent:
     model: str | None = None
     account: str | None = None
     profile: str | None = None  # security profile; None: the group's
-    budget: float | None = None  # USD one run may spend; None: the group's and account's caps
+    budget: float | None = None  # USD a day its runs may spend; None: only the other caps
     enabled: bool = False
     mcp_servers: list[str] = field(default_factory=list)
     description: str = ""

@@ -123,6 +123,7 @@ async def _execute(
                 prompt=agent.prompt,
                 model=model,
                 runtime=runtime,
+                mcp_servers=tuple(agent.mcp_servers),
             ),
             on_event=on_event,
             approver=approver,

@@ -21,7 +21,7 @@ class PeriodicSettings(BaseModel):
     model: str | None = None
     account: str | None = None
     profile: str | None = None  # a security profile ([profiles.NAME] or built-in)
-    budget: float | None = Field(None, gt=0, description="USD one run may spend")
+    budget: float | None = Field(None, gt=0, description="USD a day its runs may spend")
     enabled: bool | None = None
     mcp_servers: list[str] | None = None
     description: str | None = None

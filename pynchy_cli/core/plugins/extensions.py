@@ -45,18 +45,24 @@ class RunExtensions:
         report: Report,
         allow_server: ServerFilter | None = None,
         network: bool = False,
+        extra_servers: tuple[str, ...] = (),
     ):
         """`allow_server`: the group's security profile; servers it refuses never start.
-        `network`: that profile allows a network (for MCP servers in containers)."""
+        `network`: that profile allows a network (for MCP servers in containers).
+        `extra_servers`: servers this run gets beside the group's (a periodic agent's
+        mcp_servers), still only those the profile allows."""
         registry = getattr(plugins, "registry", None)
         servers, self.warnings = declared_servers(
             settings, list(getattr(registry, "mcp_servers", []))
         )
-        servers = [
-            s
-            for s in servers_for_group(servers, group.name)
-            if not allow_server or allow_server(s.name)
+        missing = set(extra_servers) - {s.name for s in servers}
+        self.warnings += [
+            f"MCP server {name} is not declared or not available" for name in sorted(missing)
         ]
+        offered = servers_for_group(servers, group.name)
+        named = {s.name for s in offered}
+        offered += [s for s in servers if s.name in extra_servers and s.name not in named]
+        servers = [s for s in offered if not allow_server or allow_server(s.name)]
         place = McpPlace(group.name, group.path, settings, paths, network)
         self.mcp = McpHost(servers, paths.logs_dir, place)
         self.skills, skill_warnings = find_skills(

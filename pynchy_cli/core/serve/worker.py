@@ -262,6 +262,9 @@ class GroupWorker:
                         prompt=prompt,
                         task_id=task_id,
                         followup_wait=followup_wait,
+                        mcp_servers=tuple(task.agent.mcp_servers)
+                        if isinstance(task, PeriodicJob)
+                        else (),
                     ),
                     on_event=on_event,
                     deliver=lambda text: self._relay(group, text),

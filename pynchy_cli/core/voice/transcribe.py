@@ -8,10 +8,6 @@ quotes the server, which may echo the key); `detail` is for serve's log, key rem
 
 from __future__ import annotations
 
-import httpx2
-import openai
-
-from pynchy_cli.core.agent_cores.openai import DEFAULT_BASE_URL, NO_KEY
 from pynchy_cli.core.config import Settings
 from pynchy_cli.core.voice.audio_files import extension_for
 from pynchy_cli.core.voice.kit import AUDIO_EXTENSIONS, audio_type
@@ -40,6 +36,8 @@ def _account(settings: Settings) -> tuple[str | None, str]:
             f"the transcription account {name!r} is not OpenAI-compatible (provider"
             f" {account.provider})"
         )
+    from pynchy_cli.core.agent_cores.openai import DEFAULT_BASE_URL
+
     key = account.api_key.get_secret_value() if account.api_key else None
     return key, account.base_url or DEFAULT_BASE_URL
 
@@ -49,6 +47,12 @@ async def transcribe(settings: Settings, data: bytes, mime: str) -> str:
     if audio_type(mime) not in AUDIO_EXTENSIONS:
         raise TranscriptionFailed(f"pynchy cannot transcribe audio of type {audio_type(mime)}")
     key, base_url = _account(settings)
+    # The SDK (0.3 s, 30 MB) only once a voice message arrives: serve idles without it.
+    import httpx2
+    import openai
+
+    from pynchy_cli.core.agent_cores.openai import NO_KEY
+
     voice = settings.voice
     client = openai.AsyncOpenAI(
         api_key=key or NO_KEY,
