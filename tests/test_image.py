@@ -157,7 +157,8 @@ def test_carries_only_the_container_side(engine: EngineSocket, image: str) -> No
     assert facts["importable"] == []
     assert facts["init_path"] == "/opt/pynchy/pynchy_cli/__init__.py"
     assert facts["init_size"] == 0
-    assert facts["pynchy_cli"] == ["__init__.py", "protocol.py"]
+    # the two sources and their bytecode, compiled at build time (the agent cannot write it)
+    assert facts["pynchy_cli"] == ["__init__.py", "__pycache__", "protocol.py"]
     assert facts["agent"] == "/opt/pynchy/pynchy_agent/__init__.py"
 
     check = "git --version && ps -p 1 >/dev/null && echo ok"

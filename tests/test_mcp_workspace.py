@@ -66,8 +66,10 @@ def git_image(tmp_path_factory) -> str:
         " mcp-server-git\nUSER agent\n"
     )
     volume = ["--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"] if Path(CA_BUNDLE).exists() else []
+    # Local podman: a remote build (podman 4.3) ignores --volume, and pip would then meet
+    # a TLS-inspecting proxy without its CA. Same storage as the service's.
     subprocess.run(
-        [*PODMAN, "build", "-q", *volume, "-t", GIT_IMAGE, str(context)],
+        ["podman", "build", "-q", *volume, "-t", GIT_IMAGE, str(context)],
         check=True,
         timeout=900,
     )
