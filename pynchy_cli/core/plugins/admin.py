@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pynchy_cli.core.config_file import named_table, read_document, write_document
 from pynchy_cli.core.errors import ConfigError, NotFoundError, UnavailableError, UsageError
 from pynchy_cli.core.plugins.manager import (
     BUILTIN_PLUGINS,
@@ -259,21 +260,11 @@ def known_plugin(name: str) -> Found:
 def set_enabled(config_file: Path, name: str, enabled: bool) -> bool:
     """Write [plugin.NAME] enabled = false (disable) or drop it (enable) in config.toml,
     keeping everything else as it was. Returns whether the file changed."""
-    import tomlkit
-    from tomlkit.exceptions import TOMLKitError
-
-    text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
-        raise ConfigError(
-            f"{config_file} is not valid TOML ({exc})",
-            "Fix the file or move it aside; nothing was changed",
-        ) from exc
+    doc = read_document(config_file)
     plugin = doc.get("plugin")
-    if plugin is not None and not isinstance(plugin, dict):
-        raise ConfigError(f"plugin in {config_file} is not a table", "Make it [plugin.NAME]")
     if enabled:
+        if plugin is not None and not isinstance(plugin, dict):
+            raise ConfigError(f"plugin in {config_file} is not a table", "Make it [plugin.NAME]")
         table = plugin.get(name) if plugin is not None else None
         if table is None or "enabled" not in table:
             return False
@@ -283,30 +274,9 @@ def set_enabled(config_file: Path, name: str, enabled: bool) -> bool:
         if not plugin:
             del doc["plugin"]
     else:
-        if plugin is None:
-            plugin = tomlkit.table(is_super_table=True)
-            doc["plugin"] = plugin
-        table = plugin.get(name)
-        if table is None:
-            table = tomlkit.table()
-            plugin[name] = table
+        table = named_table(doc, config_file, "plugin", name)
         if table.get("enabled") is False:
             return False
         table["enabled"] = False
-    text = tomlkit.dumps(doc).rstrip("\n")
-    _write(config_file, text + "\n" if text else "")
+    write_document(config_file, doc)
     return True
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
