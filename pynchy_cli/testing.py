@@ -49,6 +49,8 @@ __all__ = [
     "masked",
     "plugin_settings",
     "reset_plugins",
+    "run_pynchy",
+    "scripted_run",
     "server_fixture",
     "spoken_audio",
     "started",
@@ -308,6 +310,68 @@ def spoken_audio(text: str, *, opus: bool = True) -> bytes:
         else:
             raise AssertionError("no OGG/Opus encoder: apt-get install opus-tools")
         return ogg.read_bytes()
+
+
+def run_pynchy(
+    home: Path,
+    *args: str,
+    answers: str = "",
+    env: dict[str, str] | None = None,
+    drop_env: tuple[str, ...] = (),
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`pynchy ARGS` in a subprocess with PYNCHY_HOME=home, whose stdin is a terminal that
+    types `answers` (approval prompts read it); `drop_env`: prefixes of variables left out
+    (so a test's config.toml is what counts). Fails unless it exits 0."""
+    import sys
+
+    environment = {**os.environ, "PYNCHY_HOME": str(home), **(env or {})}
+    if drop_env:
+        environment = {k: v for k, v in environment.items() if not k.startswith(drop_env)}
+    main, terminal = os.openpty()
+    try:
+        os.write(main, answers.encode())
+        done = subprocess.run(
+            [sys.executable, "-m", "pynchy_cli", *args],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=timeout,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert done.returncode == 0, f"pynchy {' '.join(args)}:\n{done.stdout}{done.stderr}"
+    return done
+
+
+def scripted_run(
+    home: Path, turns: list[dict[str, Any]], *, runtime: str, answers: str = "", **options: Any
+) -> dict[str, Any]:
+    """One `pynchy agent run` with a scripted model playing `turns` (each: text and/or
+    tool_calls [{"name", "input"}]), then its trace (`agent trace --json`: run, events).
+    `options` go to run_pynchy."""
+    import json
+
+    script = home / "script.json"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(json.dumps({"turns": turns}))
+    model = f"scripted:{script}"
+    run_pynchy(
+        home,
+        "agent",
+        "run",
+        "--runtime",
+        runtime,
+        "--model",
+        model,
+        "go",
+        answers=answers,
+        **options,
+    )
+    runs = json.loads(run_pynchy(home, "agent", "ps", "--all", "--json", **options).stdout)
+    return json.loads(run_pynchy(home, "agent", "trace", runs[0]["id"], "--json", **options).stdout)
 
 
 def isolation_fixture(*prefixes: str) -> Any:

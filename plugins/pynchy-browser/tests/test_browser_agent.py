@@ -7,17 +7,15 @@ container cannot reach the site."""
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_helpers import container_of, gone
 from site_server import HOST_FROM_BROWSER, TEST_NETWORK, Site
+
+from pynchy_cli import testing
 
 pytestmark = pytest.mark.podman
 
@@ -34,27 +32,6 @@ except OSError as exc:
 EOF"""
 
 
-def pynchy(home: Path, *args: str, answers: str = "") -> subprocess.CompletedProcess[str]:
-    """`pynchy ARGS` in a subprocess whose stdin is a terminal that types `answers`."""
-    env = {**os.environ, "PYNCHY_HOME": str(home)}
-    main, terminal = os.openpty()
-    try:
-        os.write(main, answers.encode())
-        done = subprocess.run(
-            [sys.executable, "-m", "pynchy_cli", *args],
-            stdin=terminal,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
-    finally:
-        os.close(terminal)
-        os.close(main)
-    assert done.returncode == 0, f"pynchy {' '.join(args)}:\n{done.stdout}{done.stderr}"
-    return done
-
-
 BROWSER = "mcp__browser__"
 
 
@@ -66,12 +43,7 @@ def run_agent(home: Path, turns: list[dict[str, Any]], answers: str) -> list[tup
     """`pynchy agent run` in podman with these scripted turns: (tool, content, is_error) of
     each tool result."""
     (home / "config.toml").write_text(f'[plugin.browser]\nnetwork = "{TEST_NETWORK}"\n')
-    script = home / "script.json"
-    script.write_text(json.dumps({"turns": turns}))
-    model = f"scripted:{script}"
-    pynchy(home, "agent", "run", "--runtime", "podman", "--model", model, "go", answers=answers)
-    [run] = json.loads(pynchy(home, "agent", "ps", "--all", "--json").stdout)
-    trace = json.loads(pynchy(home, "agent", "trace", run["id"], "--json").stdout)
+    trace = testing.scripted_run(home, turns, runtime="podman", answers=answers, timeout=600)
     return [
         (e["data"]["name"], e["data"]["content"], e["data"]["is_error"])
         for e in trace["events"]

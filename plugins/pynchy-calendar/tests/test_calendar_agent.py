@@ -5,10 +5,7 @@ deleting waits for a person, who answers on the terminal (a pty here)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +13,16 @@ import pytest
 from radicale_server import PASSWORD, USER, Radicale
 from test_calendar_tools import add_event
 
+from pynchy_cli import testing
 
-def pynchy(home: Path, *args: str, answers: str = "") -> subprocess.CompletedProcess[str]:
-    """`pynchy ARGS` in a subprocess whose stdin is a terminal that types `answers`."""
-    env = {**os.environ, "PYNCHY_HOME": str(home), "PYNCHY_ALLOW_PROCESS_RUNTIME": "true"}
-    env = {k: v for k, v in env.items() if not k.startswith("CALDAV_")}  # config.toml only
-    main, terminal = os.openpty()
-    try:
-        os.write(main, answers.encode())
-        done = subprocess.run(
-            [sys.executable, "-m", "pynchy_cli", *args],
-            stdin=terminal,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-    finally:
-        os.close(terminal)
-        os.close(main)
-    assert done.returncode == 0, f"pynchy {' '.join(args)}:\n{done.stdout}{done.stderr}"
-    return done
+PROCESS = {"PYNCHY_ALLOW_PROCESS_RUNTIME": "true"}
 
 
 def run_agent(home: Path, turns: list[dict[str, Any]], answers: str) -> dict[str, Any]:
-    script = home / "script.json"
-    script.write_text(json.dumps({"turns": turns}))
-    model = f"scripted:{script}"
-    pynchy(home, "agent", "run", "--runtime", "process", "--model", model, "go", answers=answers)
-    runs = json.loads(pynchy(home, "agent", "ps", "--all", "--json").stdout)
-    return json.loads(pynchy(home, "agent", "trace", runs[0]["id"], "--json").stdout)
+    """The trace of a scripted run (process runtime); config.toml holds the credentials."""
+    return testing.scripted_run(
+        home, turns, runtime="process", answers=answers, drop_env=("CALDAV_",), env=PROCESS
+    )
 
 
 def results(trace: dict[str, Any]) -> list[tuple[str, bool]]:

@@ -6,10 +6,7 @@ reading and marking run at once, a reply waits for a person, who answers on the 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +14,19 @@ import pytest
 from mail_servers import PASSWORD, SMTP_PASSWORD, USER, Dovecot, SmtpSink
 from test_email_tools import LUNCH
 
+from pynchy_cli import testing
+
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
-def pynchy(home: Path, *args: str, answers: str = "") -> subprocess.CompletedProcess[str]:
-    """`pynchy ARGS` in a subprocess whose stdin is a terminal that types `answers`."""
-    env = {**os.environ, "PYNCHY_HOME": str(home), "PYNCHY_ALLOW_PROCESS_RUNTIME": "true"}
-    env = {k: v for k, v in env.items() if not k.startswith("EMAIL_")}  # config.toml only
-    main, terminal = os.openpty()
-    try:
-        os.write(main, answers.encode())
-        done = subprocess.run(
-            [sys.executable, "-m", "pynchy_cli", *args],
-            stdin=terminal,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-    finally:
-        os.close(terminal)
-        os.close(main)
-    assert done.returncode == 0, f"pynchy {' '.join(args)}:\n{done.stdout}{done.stderr}"
-    return done
+PROCESS = {"PYNCHY_ALLOW_PROCESS_RUNTIME": "true"}
 
 
 def run_agent(home: Path, turns: list[dict[str, Any]], answers: str) -> dict[str, Any]:
-    script = home / "script.json"
-    script.write_text(json.dumps({"turns": turns}))
-    model = f"scripted:{script}"
-    pynchy(home, "agent", "run", "--runtime", "process", "--model", model, "go", answers=answers)
-    runs = json.loads(pynchy(home, "agent", "ps", "--all", "--json").stdout)
-    return json.loads(pynchy(home, "agent", "trace", runs[0]["id"], "--json").stdout)
+    """The trace of a scripted run (process runtime); config.toml holds the credentials."""
+    return testing.scripted_run(
+        home, turns, runtime="process", answers=answers, drop_env=("EMAIL_",), env=PROCESS
+    )
 
 
 def results(trace: dict[str, Any]) -> list[tuple[str, bool]]:
