@@ -66,6 +66,17 @@ def test_chat_finds_serve_on_the_port_it_was_given(serve, pynchy_home):
     assert not record.exists()  # a clean stop removes it
 
 
+def test_pipe_chat_prints_the_hosts_own_answers(serve, pynchy_home):
+    """/status and /reset are answered by the host, not an agent: a pipe prints the answer
+    instead of calling the line unaddressed."""
+    out = pipe_chat(pynchy_home, "/status\n/reset\n")
+    assert out.returncode == 0, out.stderr
+    assert "conversations:" in out.stdout and "periodic agents, last 24 h" in out.stdout
+    assert "Started a new session." in out.stdout
+    assert "not addressed" not in out.stdout
+    assert replies(serve) == []  # no agent ran
+
+
 def test_chat_finds_serve_on_a_unix_socket(pynchy_home):
     folder = Path(tempfile.mkdtemp(prefix="pynchy-sock-"))  # short: socket paths are capped
     service = Serve(pynchy_home, socket=folder / "api.sock").start()

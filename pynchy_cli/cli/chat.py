@@ -93,10 +93,10 @@ def _target(sent: dict[str, Any] | None) -> int | None:
     None while the line is kept for a serve that is not reachable."""
     if sent is None:
         return None
-    if not sent["queued"]:
+    if not sent["queued"] and not sent.get("answered"):
         console.print(NOT_ADDRESSED)
         return 0
-    return sent["message"]["id"]
+    return sent["message"]["id"]  # an answer of the host's (/status) comes as a reply does
 
 
 _FEED_NOTICES = {

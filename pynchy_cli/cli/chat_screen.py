@@ -102,6 +102,8 @@ class ChatScreen:
                 self._sent(sent)
 
     def _sent(self, sent: dict[str, Any]) -> None:
+        if sent.get("answered"):
+            return  # the host's own answer (/status, /reset) comes in the event stream
         if not sent["queued"]:
             console.print("[dim](stored; not addressed to the agent)[/]")
         else:

@@ -194,7 +194,12 @@ async def post_message(request: web.Request) -> web.Response:
     message, queued = await service.receive(
         group, sender, text, channel="terminal", sender_kind=kind, platform_id=platform_id
     )
-    return web.json_response({"message": message, "queued": queued}, status=201)
+    # Answered by the host at once (/status, /reset, approve ID): its reply is on the way
+    # in the event stream, with the cursor past this message.
+    now = find_group(service.db, group.name)
+    answered = now is not None and now.last_answered_id >= message["id"]
+    body = {"message": message, "queued": queued, "answered": answered}
+    return web.json_response(body, status=201)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
