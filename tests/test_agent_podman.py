@@ -325,3 +325,73 @@ def test_a_stop_while_the_container_starts_is_a_stop(cli, pynchy_home):
     status = trace_of(cli)["run"]["status"]
     assert status in ("stopped", "succeeded")
     assert "Traceback" not in (runner.stderr.read() if runner.stderr else "")
+
+
+SLOW_MCP_SERVER = """\
+import os, runpy, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(3)  # still starting when the run is stopped
+sys.argv = ["mcp_server_time"]
+runpy.run_module("mcp_server_time", run_name="__main__")
+"""
+
+
+def test_a_stop_between_create_and_start_leaves_nothing_running(pynchy_home, tmp_path):
+    """`agent stop` between the container's create and start, while the run's MCP server is
+    still starting: the run ends stopped, its container and that server gone when it ends.
+    A server left half-started was cancelled by asyncio.run's teardown, which hung
+    `pynchy agent run` for good when the cancel met its process being spawned."""
+    import asyncio
+    import sys
+    import time
+
+    import docker
+
+    from pynchy_cli.core.agent import control, store
+    from pynchy_cli.core.agent.run import AgentRun, RunRequest
+    from pynchy_cli.core.context import Context
+    from pynchy_cli.core.groups import add_group
+    from pynchy_cli.core.runtimes.detect import find_engine
+    from pynchy_cli.core.runtimes.podman import PodmanRuntime
+
+    server, pidfile = tmp_path / "slow_server.py", tmp_path / "server.pid"
+    server.write_text(SLOW_MCP_SERVER)
+    command = json.dumps([sys.executable, str(server), str(pidfile)])
+    (pynchy_home / "config.toml").write_text(
+        f'[mcp.slow]\ncommand = {command}\nrisk = "read"\ngroups = ["main"]\n'
+    )
+    ctx = Context()
+    group = add_group(ctx.db, ctx.paths, "main", admin=True)
+
+    class StoppedBeforeStart(PodmanRuntime):
+        def _create(self, spec):
+            container = super()._create(spec)
+            for _ in range(400):  # until the MCP server's process runs (bounded)
+                if pidfile.exists() and pidfile.read_text():
+                    break
+                time.sleep(0.025)
+            run_id = spec.name.rsplit("-", 1)[1]
+            control.stop_run(Context(), run_id)  # as `pynchy agent stop` in another process
+            return container
+
+    runtime = StoppedBeforeStart(find_engine(None, "podman"))
+
+    async def one_run():
+        run = AgentRun(ctx, RunRequest(group=group, prompt="hi", model="echo"), runtime=runtime)
+        outcome = await run.execute()
+        left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("mcp-")]
+        try:
+            os.kill(int(pidfile.read_text()), 0)
+            server_alive = True
+        except ProcessLookupError:
+            server_alive = False
+        return outcome, left, server_alive
+
+    started = time.monotonic()
+    outcome, left, server_alive = asyncio.run(asyncio.wait_for(one_run(), 60))
+    assert time.monotonic() - started < 30
+    assert outcome.status == "stopped" and outcome.error == "stopped with pynchy agent stop"
+    assert not left and not server_alive  # nothing of the run still starting
+    assert store.get_run(ctx.db, outcome.run_id)["status"] == "stopped"
+    client = docker.DockerClient(base_url=f"unix://{PODMAN_SOCKET}")
+    assert not client.containers.list(all=True, filters={"name": f"pynchy-main-{outcome.run_id}"})

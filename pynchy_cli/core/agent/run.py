@@ -171,6 +171,7 @@ class AgentRun:
         )
         status, exit_code, handle = "failed", None, None
         outcome: RunOutcome | None = None
+        ready: asyncio.Future[None] | None = None
         try:
             refusal = self.hooks.before_run(run.info)
             if refusal:
@@ -182,12 +183,7 @@ class AgentRun:
             # The core (a provider SDK's import: half a second for openai's) is built while
             # the container is created and boots; the socket answers nothing before it.
             ready = handlers.ready = asyncio.ensure_future(self._get_ready())
-            try:
-                handle = await asyncio.to_thread(self.runtime.start, spec)
-            finally:
-                if handle is None:  # no container: nobody will ask
-                    ready.cancel()
-                    ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+            handle = await asyncio.to_thread(self.runtime.start, spec)
             if handle.pid or handle.node:
                 store.update_run(self.db, self.run_id, pid=handle.pid, node=handle.node)
             await ready  # a core that cannot be built fails the run here, container removed
@@ -213,6 +209,8 @@ class AgentRun:
                 else:  # still running, or its changes come back from a node: wait for it
                     await asyncio.to_thread(self.runtime.stop, handle)
             await socket.close()
+            if ready is not None:  # still going when no container came (a stop during start)
+                await _settle(ready)
             if handlers.core is not None:
                 with contextlib.suppress(Exception):
                     await handlers.core.aclose()
@@ -314,3 +312,13 @@ class AgentRun:
             agent = self.prepared.agent.name if self.prepared.agent else None
             store.set_session_agent(self.db, self.prepared.session_id, agent)
             update_group(self.db, self.group.name, session_id=self.prepared.session_id)
+
+
+async def _settle(ready: asyncio.Future[None]) -> None:
+    """Cancel the run's preparation if it is still going, and wait until it has ended: an
+    MCP server it was starting is stopped before the run ends, not left half-started for
+    asyncio.run's teardown, whose cancel of a server being spawned hung for good."""
+    ready.cancel()
+    await asyncio.wait({ready})
+    if not ready.cancelled():
+        ready.exception()  # retrieved: it failed or ended, the run's outcome says so

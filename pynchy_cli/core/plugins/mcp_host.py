@@ -110,6 +110,11 @@ class _Connection:
         except TimeoutError:
             self.error = f"did not start within {timeout:g}s"
             await self.close()
+        except asyncio.CancelledError:
+            # Stopped once up, not left running: a later cancel (asyncio.run's teardown)
+            # that lands while its process is being spawned hangs for good.
+            await self.close()
+            raise
         if self.session is None:
             raise McpUnavailable(self.error or "stopped")
 
@@ -322,7 +327,14 @@ class McpHost:
 
     async def list_tools(self) -> list[dict[str, Any]]:
         """The tool specs of every server (started where no recent listing is known)."""
-        listings = await asyncio.gather(*(self._listing(s) for s in self.servers.values()))
+        # return_exceptions: a cancel returns once every server's start has ended, not at
+        # the first one cancelled (the others' would be left running).
+        listings = await asyncio.gather(
+            *(self._listing(s) for s in self.servers.values()), return_exceptions=True
+        )
+        failures = [x for x in listings if isinstance(x, BaseException)]
+        if failures:
+            raise failures[0]
         for server, tools in zip(self.servers.values(), listings, strict=True):
             for tool in tools or []:
                 self.tools[tool.name] = tool
