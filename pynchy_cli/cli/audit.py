@@ -30,8 +30,10 @@ def audit(
     limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most this many (newest)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List audit rows, oldest first: every tool decision with its tier, reason and the
-    call's outcome, and every refused socket request."""
+    """List audit rows, oldest first: tool decisions and refused socket requests.
+
+    Each tool decision with its tier, reason and the call's outcome, and every socket
+    request a container sent that was refused."""
     from pynchy_cli.core.groups import get_group
 
     c = context(ctx)

@@ -20,8 +20,9 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 @app.command("show")
 def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Show the effective settings (defaults < config.toml < PYNCHY_* < flags) in
-    config.toml's own layout, secrets masked. An unknown runtime is a warning here and an
+    """Show the effective settings in config.toml's own layout, secrets masked.
+
+    Defaults < config.toml < PYNCHY_* < flags. An unknown runtime is a warning here and an
     error for the commands that run agents (agent run, serve, doctor)."""
     from pynchy_cli.core.config import masked
     from pynchy_cli.core.errors import PynchyError

@@ -10,8 +10,10 @@ from pynchy_cli.cli.output import console, emit_json
 
 
 def doctor(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Check Python, config, data folder, database, runtime, image, plugins, model, channels
-    and MCP servers (each started for a moment to list its tools)."""
+    """Check what pynchy needs, and say how to fix what is missing.
+
+    Python, config, data folder, database, runtime, image, plugins, model, channels and
+    MCP servers (each started for a moment to list its tools)."""
     from pynchy_cli.core.doctor import run_checks
 
     checks = run_checks(context(ctx, check=False))

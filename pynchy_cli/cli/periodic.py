@@ -109,8 +109,9 @@ def run(
     runtime: str | None = typer.Option(None, "--runtime", help="podman, docker or process."),
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:
-    """Run a periodic agent now, once (enabled or not): its answer goes to the terminal
-    and to its group's channel."""
+    """Run a periodic agent now, once (enabled or not).
+
+    Its answer goes to the terminal and to its group's channel."""
     from pynchy_cli.core.periodic import get_periodic
 
     c = context(ctx)

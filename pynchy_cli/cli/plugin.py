@@ -36,8 +36,9 @@ def _row(info: Any) -> dict[str, Any]:
 
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """List plugins: built-in and installed, enabled or not. Broken ones are listed too,
-    with a warning that says how to remove them."""
+    """List plugins: built-in and installed, enabled or not.
+
+    Broken ones are listed too, with a warning that says how to remove them."""
     plugins = _plugins(ctx)
     infos = list(plugins.infos.values())
     if as_json:
@@ -48,8 +49,9 @@ def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
 @app.command("info")
 def info(ctx: typer.Context, name: str, as_json: bool = JSON_OPTION) -> None:
-    """Show one plugin and what it registered: runtimes, channels, agent cores, MCP
-    servers, skills, lifecycle hooks and commands."""
+    """Show one plugin and what it registered.
+
+    Runtimes, channels, agent cores, MCP servers, skills, lifecycle hooks and commands."""
     from pynchy_cli.core.errors import NotFoundError
 
     plugins = _plugins(ctx)

@@ -31,9 +31,10 @@ def status(
     socket: str | None = typer.Option(None, "--socket", help="serve's API unix socket."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show the running serve (its runs; with Ray, the nodes and the waiting runs) and
-    the health report: version, uptime, periodic agents' last day, conversations, errors
-    in the log, budget use."""
+    """Show the running serve and the health report.
+
+    serve's runs (with Ray, the nodes and the waiting runs), then the version, uptime,
+    periodic agents' last day, conversations, errors in the log and budget use."""
     from pynchy_cli.core.errors import UnavailableError
     from pynchy_cli.core.periodic.health import HealthReport, health_report
     from pynchy_cli.core.scaling.report import fetch_status

@@ -24,8 +24,10 @@ def usage(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Runs, input and output tokens and cost per account, group, model or day (delegated
-    and scheduled runs included). A model without a known price counts as unknown, not $0."""
+    """Runs, tokens and cost per account, group, model or day.
+
+    Delegated and scheduled runs included. A model without a known price counts as
+    unknown, not $0."""
     from pynchy_cli.core import usage as core
 
     after = core.parse_since(since) if since else None  # a bad value fails first
