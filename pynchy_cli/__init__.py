@@ -59,7 +59,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Backoff": ("pynchy_cli.core.channel_kit", "Backoff"),
     "TokenRedactor": ("pynchy_cli.core.channel_kit", "TokenRedactor"),
     "SentRecord": ("pynchy_cli.core.channel_kit", "SentRecord"),
-    "channel_state_dir": ("pynchy_cli.core.channel_kit", "channel_state_dir"),
+    "channel_state_dir": ("pynchy_cli.core.paths", "channel_state_dir"),
     # voice messages in, spoken replies out (pynchy_cli.core.voice.kit)
     "VoiceNote": ("pynchy_cli.core.voice.kit", "VoiceNote"),
     "Speech": ("pynchy_cli.core.voice.kit", "Speech"),

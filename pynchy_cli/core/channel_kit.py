@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pynchy_cli.core.paths import resolve_paths
-
 if TYPE_CHECKING:
     from pynchy_cli.core.groups import Group
     from pynchy_cli.core.serve.channels import ChannelHost
@@ -284,11 +282,6 @@ class TokenRedactor(logging.Filter):
 
 
 # --- what was posted ------------------------------------------------------------------------
-
-
-def channel_state_dir(channel: str, data_dir: Path | None = None) -> Path:
-    """Where a channel keeps its own small state: DATA/plugins/CHANNEL."""
-    return (data_dir or resolve_paths().data_dir) / "plugins" / channel
 
 
 class SentRecord:

@@ -62,3 +62,8 @@ def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
     config_base = Path(env.get("XDG_CONFIG_HOME") or user_home / ".config")
     data_base = Path(env.get("XDG_DATA_HOME") or user_home / ".local" / "share")
     return Paths(config_dir=config_base / "pynchy", data_dir=data_base / "pynchy")
+
+
+def channel_state_dir(channel: str, data_dir: Path | None = None) -> Path:
+    """Where a channel keeps its own small state: DATA/plugins/CHANNEL."""
+    return (data_dir or resolve_paths().data_dir) / "plugins" / channel
