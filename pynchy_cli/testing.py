@@ -46,6 +46,7 @@ __all__ = [
     "isolation_fixture",
     "load_plugins",
     "make_group",
+    "mcp_answers",
     "masked",
     "plugin_settings",
     "reset_plugins",
@@ -310,6 +311,25 @@ def spoken_audio(text: str, *, opus: bool = True) -> bytes:
         else:
             raise AssertionError("no OGG/Opus encoder: apt-get install opus-tools")
         return ogg.read_bytes()
+
+
+async def mcp_answers(
+    target: Any, calls: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[bool, Any]]:
+    """Call an MCP server's tools through the mcp client, in order, on one connection:
+    (is_error, answer) of each, the answer's JSON decoded unless it is an error. `target`:
+    an in-process server object or StdioServerParameters."""
+    import json
+
+    from mcp import Client
+
+    answers = []
+    async with Client(target) as client:
+        for tool, arguments in calls:
+            result = await client.call_tool(tool, arguments)
+            text = "\n".join(block.text for block in result.content)
+            answers.append((bool(result.is_error), text if result.is_error else json.loads(text)))
+    return answers
 
 
 def run_pynchy(

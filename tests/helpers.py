@@ -18,6 +18,11 @@ def bash(command: str, **extra: Any) -> dict[str, Any]:
     return {"name": "bash", "input": {"command": command, **extra}}
 
 
+def call(tool: str, **arguments: Any) -> dict[str, Any]:
+    """One tool call of a scripted model's turn: {"tool_calls": [call(...), ...]}."""
+    return {"name": tool, "input": arguments}
+
+
 def last_trace(cli: Any) -> dict[str, Any]:
     """The transcript of the newest run (`agent ps --all`, then `agent trace --json`)."""
     runs = json.loads(cli("agent", "ps", "--all", "--json").stdout)

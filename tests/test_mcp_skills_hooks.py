@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import bash, tool_results, write_script
+from helpers import bash, call, tool_results, write_script
 
 from pynchy_cli.core.config import Settings
 from pynchy_cli.core.plugins.mcp import McpServer, ServerFactory, declared_servers
@@ -57,10 +57,6 @@ def audit_rows(home: Path) -> list[dict]:
         db.row_factory = sqlite3.Row
         rows = db.execute("select action, decision, tier, detail from audit order by id").fetchall()
     return [{**dict(r), "detail": json.loads(r["detail"] or "{}")} for r in rows]
-
-
-def call(tool: str, **arguments) -> dict:
-    return {"name": tool, "input": arguments}
 
 
 def check_utc_now(content: str) -> None:

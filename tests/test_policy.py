@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import bash, tool_results, write_script
+from helpers import bash, call, tool_results, write_script
 
 from pynchy_cli.core.runtimes.detect import socket_answers
 
@@ -43,10 +43,6 @@ def policy_server(tmp_path: Path, extra: str = "") -> tuple[str, Path]:
 
 def called(calls: Path) -> list[str]:
     return calls.read_text().splitlines() if calls.exists() else []
-
-
-def call(tool: str, **arguments) -> dict:
-    return {"name": tool, "input": arguments}
 
 
 def run_agent(

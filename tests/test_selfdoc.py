@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import bash, last_trace, require_podman, tool_results, write_script
+from helpers import bash, call, last_trace, require_podman, tool_results, write_script
 
 from pynchy_cli.core.plugins import doc_commands
 from pynchy_cli.core.plugins.ruff_hook import REFUSAL
@@ -26,10 +26,6 @@ def builtin_plugins_only(monkeypatch):
 def process_runtime(monkeypatch):
     monkeypatch.setenv("PYNCHY_RUNTIME", "process")
     monkeypatch.setenv("PYNCHY_ALLOW_PROCESS_RUNTIME", "true")
-
-
-def call(tool: str, **arguments) -> dict:
-    return {"name": tool, "input": arguments}
 
 
 def run(cli, tmp_path: Path, calls: list[dict], *args: str) -> dict:

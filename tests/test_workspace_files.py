@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import files_holding, tool_results, write_script
+from helpers import call, files_holding, tool_results, write_script
 from servehelp import Serve
 
 from pynchy_cli.core.workspace_files import (
@@ -260,10 +260,6 @@ def test_a_planted_memory_file_leaks_nothing(cli, tmp_path, pynchy_home, kind):
 def make_skill(folder: Path, name: str, body: str) -> None:
     folder.mkdir(parents=True)
     (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {body}\n---\n{body}\n")
-
-
-def call(tool: str, **arguments) -> dict:
-    return {"name": tool, "input": arguments}
 
 
 def test_planted_skills_leak_nothing(cli, tmp_path, pynchy_home):

@@ -5,7 +5,6 @@ way pynchy starts it."""
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,25 +34,15 @@ def add_event(calendar: Any, uid: str, summary: str, start: str, end: str, extra
     calendar.save_event(EVENT.format(uid=uid, summary=summary, start=start, end=end, extra=extra))
 
 
-async def _call(target: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[bool, Any]]:
-    answers = []
-    async with Client(target) as client:
-        for tool, arguments in calls:
-            result = await client.call_tool(tool, arguments)
-            text = "\n".join(block.text for block in result.content)
-            answers.append((bool(result.is_error), text if result.is_error else json.loads(text)))
-    return answers
-
-
 def call(tool: str, **arguments: Any) -> Any:
     """One tool call on the in-process server: its answer, or pytest fails with the error."""
-    [(is_error, answer)] = asyncio.run(_call(server, [(tool, arguments)]))
+    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
     assert not is_error, answer
     return answer
 
 
 def error_of(tool: str, **arguments: Any) -> str:
-    [(is_error, answer)] = asyncio.run(_call(server, [(tool, arguments)]))
+    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
     assert is_error, answer
     return answer
 
@@ -221,7 +210,7 @@ def test_the_registered_server_runs_over_stdio_with_its_environment(radicale: Ra
         ("create_event", {"summary": "Over stdio", "start": "2027-05-01T10:00Z"}),
         ("list_events", {"start": "2027-05-01", "end": "2027-05-02"}),
     ]
-    (err1, made), (err2, listed) = asyncio.run(_call(params, calls))
+    (err1, made), (err2, listed) = asyncio.run(testing.mcp_answers(params, calls))
     assert not err1 and not err2
     assert [e["uid"] for e in listed["events"]] == [made["uid"]]
     assert date.fromisoformat(listed["events"][0]["start"][:10]) == date(2027, 5, 1)

@@ -5,7 +5,6 @@ pynchy_email.server` over stdio the way pynchy starts it."""
 from __future__ import annotations
 
 import asyncio
-import json
 from email import message_from_string
 from email.policy import default
 from typing import Any
@@ -55,24 +54,14 @@ JVBERi0xLjQK
 """
 
 
-async def _call(target: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[bool, Any]]:
-    answers = []
-    async with Client(target) as client:
-        for tool, arguments in calls:
-            result = await client.call_tool(tool, arguments)
-            text = "\n".join(block.text for block in result.content)
-            answers.append((bool(result.is_error), text if result.is_error else json.loads(text)))
-    return answers
-
-
 def call(tool: str, **arguments: Any) -> Any:
-    [(is_error, answer)] = asyncio.run(_call(server, [(tool, arguments)]))
+    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
     assert not is_error, answer
     return answer
 
 
 def error_of(tool: str, **arguments: Any) -> str:
-    [(is_error, answer)] = asyncio.run(_call(server, [(tool, arguments)]))
+    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
     assert is_error, answer
     return answer
 
@@ -235,7 +224,7 @@ def test_the_registered_server_runs_over_stdio_with_its_environment(
         ("search_messages", {"text": "lunch"}),
         ("reply_email", {"uid": 1, "body": "Sure."}),
     ]
-    (err1, found), (err2, replied) = asyncio.run(_call(params, calls))
+    (err1, found), (err2, replied) = asyncio.run(testing.mcp_answers(params, calls))
     assert not err1 and not err2, (found, replied)
     assert [m["uid"] for m in found["messages"]] == [1]
     assert replied["to"] == ["ann@home.example.org"]
