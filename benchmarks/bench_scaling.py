@@ -18,15 +18,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import pct_ms, print_table, temp_home
+from common import pct_ms, print_table, rss_mb, serve_process, temp_home
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' Ray cluster on this machine
@@ -109,44 +107,11 @@ def _child(case: str, count: int, env: dict[str, str], home: Path | None = None)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _tree_rss_mb(pid: int) -> tuple[float, float]:
-    """(RSS of pid, RSS of pid and every descendant) in MB."""
-    from rayhelp import _children
-
-    def rss(p: int) -> int:
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
-        except (OSError, StopIteration):
-            return 0
-
-    own = rss(pid)
-    return own / 1024, (own + sum(rss(p) for p in _children(pid))) / 1024
-
-
 def _idle_rss(env: dict[str, str]) -> tuple[float, float]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with temp_home(**env):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pynchy_cli", "serve", "--model", "echo"]
-            + ["--runtime", "podman", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(1200):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            time.sleep(5)  # let it settle (Ray's workers start lazily)
-            return _tree_rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait()
+    """(RSS of serve, RSS of serve and every process it started) in MB."""
+    with temp_home(**env), serve_process("--model", "echo", "--runtime", "podman") as proc:
+        time.sleep(5)  # let it settle (Ray's workers start lazily)
+        return rss_mb(proc.pid), rss_mb(proc.pid, children=True)
 
 
 def main() -> None:

@@ -11,13 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
-from common import pct_ms, print_table, temp_home
+from common import pct_ms, print_table, rss_mb, serve_process, temp_home
 
 from pynchy_cli.core.context import Context
 from pynchy_cli.core.groups import add_group, get_group
@@ -68,39 +64,9 @@ async def _throughput(groups: int, messages: int) -> tuple[float, int]:
 
 
 def _idle_rss_mb() -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pynchy_cli",
-            "serve",
-            "--model",
-            "echo",
-            "--runtime",
-            "process",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
+    with serve_process("--model", "echo", "--runtime", "process") as proc:
         time.sleep(2)  # let it settle
-        with open(f"/proc/{proc.pid}/status") as fh:
-            rss_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
-        return rss_kb / 1024
-    finally:
-        proc.terminate()
-        proc.wait()
+        return rss_mb(proc.pid)
 
 
 def main() -> None:

@@ -1,12 +1,17 @@
-"""Shared helpers for the benchmarks: a throwaway PYNCHY_HOME, medians, a table."""
+"""Shared helpers for the benchmarks: a throwaway PYNCHY_HOME, a serve to measure, RSS,
+medians, a table."""
 
 from __future__ import annotations
 
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +31,62 @@ def temp_home(**env: str):
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    """Until GET url answers; RuntimeError when proc exits first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode} before answering {url}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no answer from {url} in {seconds:.0f}s")
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[subprocess.Popen]:
+    """`pynchy serve ARGS` on a free port of this machine, once its /health answers;
+    stopped after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pynchy_cli", "serve", *args, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def rss_mb(pid: int, *, children: bool = False) -> float:
+    """VmRSS of a process in MB, with its descendants' when `children` (a service may fork
+    workers); what is gone counts 0."""
+    pids, total = [pid], 0
+    while pids:
+        current = pids.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next(int(x.split()[1]) for x in fh if x.startswith("VmRSS"))
+            if children:
+                for task in os.listdir(f"/proc/{current}/task"):
+                    with open(f"/proc/{current}/task/{task}/children") as fh:
+                        pids += [int(c) for c in fh.read().split()]
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
 
 
 def timed(fn: Callable[[], object], repeat: int, warmup: int = 1) -> list[float]:

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,33 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import openai_stub
+from common import free_port, rss_mb, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 PYNCHY = str(Path(sys.executable).with_name("pynchy"))
 PROMPT = "say pong"
 HERMES_KEY = secrets.token_hex(16)  # its API server refuses a short or guessable key
 OPENCLAW_NODE = (24, 16)  # openclaw's engines: node >=24.16.0 <25 || >=26.1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rss_mb(pid: int) -> float:
-    """RSS of a process and its children (a service may fork workers)."""
-    pids, total = [pid], 0
-    while pids:
-        current = pids.pop()
-        try:
-            with open(f"/proc/{current}/status") as fh:
-                total += next(int(x.split()[1]) for x in fh if x.startswith("VmRSS"))
-            with open(f"/proc/{current}/task/{current}/children") as fh:
-                pids += [int(c) for c in fh.read().split()]
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
 
 
 def _http(url: str, body: dict | None = None, headers: dict | None = None) -> dict:
@@ -67,19 +46,6 @@ def _http(url: str, body: dict | None = None, headers: dict | None = None) -> di
         request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read() or b"{}")
-
-
-def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode} before answering {url}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"no answer from {url} in {seconds:.0f}s")
 
 
 @dataclass
@@ -120,7 +86,7 @@ class Peer:
             command, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         url = f"http://127.0.0.1:{port}"
-        _wait_http(f"{url}/health", self.service)
+        wait_http(f"{url}/health", self.service)
         return url
 
     def _chat(self, url: str, model: str, headers: dict[str, str] | None = None) -> None:
@@ -189,7 +155,7 @@ class Pynchy(Peer):
         return [PYNCHY, "agent", "run", "-m", "openai:bench-model", PROMPT]
 
     def start_service(self, cache: Path) -> str | None:
-        port = _free_port()
+        port = free_port()
         url = self._serve([PYNCHY, "serve", "-m", "openai:bench-model", "--port", str(port)], port)
         sys.path.insert(0, str(ROOT))
         from pynchy_cli.core.paths import resolve_paths
@@ -245,7 +211,7 @@ class Hermes(PythonPeer):
             f"  base_url: {base_url}\n  api_key: sk-bench\n"
         )
         (self.home / "config.yaml").write_text(config)
-        self.port = _free_port()
+        self.port = free_port()
 
     def env(self) -> dict[str, str]:
         return {
@@ -274,7 +240,7 @@ class Nanobot(PythonPeer):
     extras = ("aiohttp",)  # `nanobot serve` needs it (what `nanobot plugins enable api` adds)
 
     def setup(self, cache: Path, base_url: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         (self.home / "ws").mkdir(exist_ok=True)
         config = {
             "agents": {
@@ -453,7 +419,7 @@ def main() -> None:
         time.sleep(3)  # idle: let them settle
         for peer in ready:
             if peer.name in urls and peer.service is not None:
-                rss[peer.name] = [_rss_mb(peer.service.pid)]
+                rss[peer.name] = [rss_mb(peer.service.pid, children=True)]
         with_service = [p for p in ready if p.name in urls]
 
         def one(peer: Peer) -> float:
