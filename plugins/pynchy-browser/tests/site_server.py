@@ -48,7 +48,6 @@ class Site(testing.FakeServer):
         self.port = 0
         self.orders: list[dict[str, str]] = []
         self.paths: list[str] = []
-        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
@@ -77,12 +76,4 @@ class Site(testing.FakeServer):
         app.router.add_get("/", self._page)
         app.router.add_get("/next", self._page)
         app.router.add_post("/order", self._order)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        self.port = await self._listen(app)

@@ -81,7 +81,6 @@ class FakeDiscord(testing.FakeServer):
         self.lost_responses = 0
         self._lose_next_post = False
         self.port = 0
-        self._runner: web.AppRunner | None = None
 
     # --- ids and objects (https://discord.com/developers/docs/reference#snowflakes) ---------
 
@@ -188,16 +187,11 @@ class FakeDiscord(testing.FakeServer):
         app.router.add_post(API + "/channels/{id}/messages", self._create_message)
         app.router.add_post(API + "/channels/{id}/typing", self._typing)
         app.router.add_get("/attachments/{channel}/{id}/{filename}", self._cdn)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await self._listen(app)
 
     async def _shutdown(self) -> None:
         await self.gateway.close()
-        if self._runner:
-            await self._runner.cleanup()
+        await super()._shutdown()
 
     close = testing.FakeServer.stop
 

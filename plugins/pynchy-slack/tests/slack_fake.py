@@ -80,7 +80,6 @@ class FakeSlack(SlackFiles, testing.FakeServer):
         self._sockets: dict[web.WebSocketResponse, web.Request] = {}
         self._n = 0
         self._base = int(time.time())
-        self._runner: web.AppRunner | None = None
         self.port = 0
 
     # --- running --------------------------------------------------------------------------
@@ -91,15 +90,7 @@ class FakeSlack(SlackFiles, testing.FakeServer):
         app.router.add_get("/link/", self._link)
         app.router.add_get("/files-pri/{team_file}/{name}", self._file_download)
         app.router.add_post("/upload/v1/{file_id}", self._file_upload)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+        self.port = await self._listen(app)
 
     @property
     def base_url(self) -> str:

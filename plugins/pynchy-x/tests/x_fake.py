@@ -62,22 +62,13 @@ class FakeX(testing.FakeServer):
         self.failing: dict[str, int] = {}  # "POST /2/tweets": 429 or 503
         self.reset_at = int(time.time()) + 900
         self._next = 1_800_000_000_000_000_000
-        self._runner: web.AppRunner | None = None
         self.port = 0
         self.add_post("2244994945", "Has anyone tried pynchy? Asking for a friend.")
 
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+        self.port = await self._listen(app)
 
     @property
     def url(self) -> str:
