@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -162,10 +163,16 @@ def test_no_listener_unless_configured(pynchy_home) -> None:
 
 
 def test_an_unbindable_admin_address_stops_serve_with_one_line(pynchy_home, tmp_path) -> None:
-    (pynchy_home / "config.toml").write_text('[admin]\nlisten = "192.0.2.1:8788"\n')
-    with pytest.raises(RuntimeError, match="serve exited early") as failed:
-        Serve(pynchy_home).start()
-    assert "pynchy: error: cannot listen on 192.0.2.1:8788 for [admin]" in str(failed.value)
+    # A port another program holds: unbindable on every machine (a foreign address is not:
+    # hosts with ip_nonlocal_bind accept it).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (pynchy_home / "config.toml").write_text(f'[admin]\nlisten = "127.0.0.1:{port}"\n')
+        with pytest.raises(RuntimeError, match="serve exited early") as failed:
+            Serve(pynchy_home).start()
+    assert f"pynchy: error: cannot listen on 127.0.0.1:{port} for [admin]" in str(failed.value)
 
 
 def test_an_invalid_listen_address_is_a_config_error(cli, pynchy_home) -> None:
