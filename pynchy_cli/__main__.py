@@ -1,3 +1,3 @@
-from pynchy_cli.cli.main import run
+from pynchy_cli.cli.launch import run
 
 run()

@@ -25,6 +25,7 @@ def pynchy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "pynchy-home"
     home.mkdir()
     monkeypatch.setenv("PYNCHY_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the kept root help
     for name in list(os.environ):
         if (
             name.startswith(("PYNCHY_", "TELEGRAM_", "SLACK_", "DISCORD_"))

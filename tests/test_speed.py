@@ -143,3 +143,76 @@ def test_a_core_that_cannot_be_built_fails_once_with_its_container_removed(
     trace = json.loads(pynchy(env, "agent", "trace", run["id"], "--json").stdout)
     assert trace["run"]["container"]
     assert containers_named(trace["run"]["container"]) == []
+
+
+# --- the kept root help ------------------------------------------------------------------------
+
+COMMAND_PLUGIN = """\
+from pynchy_cli import hookimpl
+
+
+@hookimpl
+def pynchy_commands(app):
+    @app.command("hi", help="{text}")
+    def hi():
+        print("hi there")
+"""
+
+
+def install_plugin(site: Path, name: str) -> None:
+    """The package metadata of plugin NAME (module pynchy_NAME, already in site)."""
+    info = site / f"pynchy_{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pynchy-{name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[pynchy]\n{name} = pynchy_{name}\n")
+
+
+def console(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pynchy_cli", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_the_root_help_is_kept_and_shown_without_loading_the_cli() -> None:
+    first, _ = imported_by(["--help"])
+    again, modules = imported_by(["--help"])
+    assert again == first and "Commands" in first
+    assert not modules & set(HEAVY)  # the kept page: no typer, rich or config
+    env = {**os.environ, "COLUMNS": "100"}
+    bare = console(env)
+    assert bare.returncode == 2
+    assert "[OPTIONS] COMMAND [ARGS]" in bare.stdout
+    assert console(env).stdout == bare.stdout and console(env).returncode == 2
+    assert console(env, "--help").returncode == 0
+    wide = console({**env, "COLUMNS": "160"}, "--help").stdout
+    assert max(map(len, wide.splitlines())) > 100  # a wider terminal: a page of its own
+
+
+def test_the_root_help_follows_installs_plugin_edits_and_config(
+    pynchy_home: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200", "PYNCHY_HOME": str(pynchy_home)}
+    assert "Say hi." not in console(env, "--help").stdout
+    console(env, "--help")  # kept
+    (site / "pynchy_hi.py").write_text(COMMAND_PLUGIN.format(text="Say hi."))
+    install_plugin(site, "hi")
+    installed = console(env, "--help").stdout
+    assert "Say hi." in installed
+    assert console(env, "--help").stdout == installed
+    (site / "pynchy_hi.py").write_text(COMMAND_PLUGIN.format(text="Say hello, at length."))
+    assert "Say hello, at length." in console(env, "--help").stdout  # the plugin edited
+    (pynchy_home / "config.toml").write_text("[plugin.hi]\nenabled = false\n")
+    assert "Say hello" not in console(env, "--help").stdout  # disabled in config
+
+
+def test_a_plugin_warning_shows_on_every_root_help(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pynchy_bad.py").write_text("import pynchy_no_such_module\n")
+    install_plugin(site, "bad")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    first, second = console(env, "--help"), console(env, "--help")
+    assert first.returncode == second.returncode == 0
+    assert "bad" in first.stderr and second.stderr == first.stderr
