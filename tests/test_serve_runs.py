@@ -5,6 +5,7 @@ processes, and a quiet log when a client goes away."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
@@ -17,6 +18,10 @@ from pathlib import Path
 import pytest
 from helpers import bash, write_script
 from servehelp import Serve, free_port
+
+from pynchy_cli.core.agent.group_lock import lock_path
+from pynchy_cli.core.context import Context
+from pynchy_cli.core.groups import get_group
 
 WARM = "[limits]\nidle_timeout = 600\n"  # a group's agent stays for its follow-ups
 
@@ -210,6 +215,24 @@ def test_agent_run_waits_for_the_groups_serve_run(warm_serve, pynchy_home):
     (serve_run,) = query(pynchy_home, "select finished_at from runs where prompt like '%hold%'")
     (cli_run,) = query(pynchy_home, "select started_at from runs where prompt = 'beside'")
     assert cli_run[0] >= serve_run[0]
+
+
+def test_a_wrong_model_is_said_at_once_while_the_group_is_busy(cli, pynchy_home):
+    assert cli("groups", "add", "main").exit_code == 0
+    context = Context()
+    lock = lock_path(context.paths, get_group(context.db, "main").id)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a run of the group is going on
+        done = subprocess.run(
+            [sys.executable, "-m", "pynchy_cli", "agent", "run", "-m", "bogus", "hi"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3
+    assert "pynchy: error: unknown model 'bogus'" in done.stderr
+    assert "is busy" not in done.stderr
 
 
 def test_serve_waits_for_an_agent_run_in_the_same_group(pynchy_home, tmp_path):

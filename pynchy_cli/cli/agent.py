@@ -88,6 +88,7 @@ def run(
     from pynchy_cli.core.db import utcnow
     from pynchy_cli.core.errors import ExitCode, UsageError
     from pynchy_cli.core.groups import add_group, find_group, get_group
+    from pynchy_cli.core.models import parse_model
 
     c = context(ctx)
     task = None
@@ -100,6 +101,8 @@ def run(
         prompt = _read_stdin()
     if not prompt:
         raise UsageError("no prompt given", 'Say what to do: pynchy agent run "..."')
+    if model and not agent:  # a wrong --model is said at once, not after the group's lock
+        parse_model(model, c.settings)
     found = find_group(c.db, group)
     if found is None:
         if group != DEFAULT_GROUP:
