@@ -10,6 +10,7 @@ CLI pays for its help). Run on a quiet machine; the agent rows need podman.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,8 +49,6 @@ def main() -> None:
         rows.append((what, f"{ms:.0f}", peer, f"{peer_ms:.0f}", f"{ms / peer_ms:.2f}x"))
 
     with temp_home(PYNCHY_PLUGINS="", PYNCHY_MODEL="echo"), tempfile.TemporaryDirectory() as tmp:
-        import os
-
         bare = timed(lambda: run(sys.executable, "-c", "pass"), n)
         script = Path(tmp, "two.py")
         script.write_text(TWO_COMMANDS)

@@ -224,15 +224,11 @@ def test_a_wrong_model_is_said_at_once_while_the_group_is_busy(cli, pynchy_home)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a run of the group is going on
-        done = subprocess.run(
-            [sys.executable, "-m", "pynchy_cli", "agent", "run", "-m", "bogus", "hi"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = pynchy(pynchy_home, "agent", "run", "-m", "bogus", "hi")
+        _, stderr = done.communicate(timeout=60)
     assert done.returncode == 3
-    assert "pynchy: error: unknown model 'bogus'" in done.stderr
-    assert "is busy" not in done.stderr
+    assert "pynchy: error: unknown model 'bogus'" in stderr
+    assert "is busy" not in stderr
 
 
 def test_serve_waits_for_an_agent_run_in_the_same_group(pynchy_home, tmp_path):

@@ -167,24 +167,18 @@ def install_plugin(site: Path, name: str) -> None:
     (info / "entry_points.txt").write_text(f"[pynchy]\n{name} = pynchy_{name}\n")
 
 
-def console(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pynchy_cli", *args], capture_output=True, text=True, env=env
-    )
-
-
 def test_the_root_help_is_kept_and_shown_without_loading_the_cli() -> None:
     first, _ = imported_by(["--help"])
     again, modules = imported_by(["--help"])
     assert again == first and "Commands" in first
     assert not modules & set(HEAVY)  # the kept page: no typer, rich or config
     env = {**os.environ, "COLUMNS": "100"}
-    bare = console(env)
+    bare = pynchy(env)
     assert bare.returncode == 2
     assert "[OPTIONS] COMMAND [ARGS]" in bare.stdout
-    assert console(env).stdout == bare.stdout and console(env).returncode == 2
-    assert console(env, "--help").returncode == 0
-    wide = console({**env, "COLUMNS": "160"}, "--help").stdout
+    assert pynchy(env).stdout == bare.stdout and pynchy(env).returncode == 2
+    assert pynchy(env, "--help").returncode == 0
+    wide = pynchy({**env, "COLUMNS": "160"}, "--help").stdout
     assert max(map(len, wide.splitlines())) > 100  # a wider terminal: a page of its own
 
 
@@ -194,17 +188,17 @@ def test_the_root_help_follows_installs_plugin_edits_and_config(
     site = tmp_path / "site"
     site.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200", "PYNCHY_HOME": str(pynchy_home)}
-    assert "Say hi." not in console(env, "--help").stdout
-    console(env, "--help")  # kept
+    assert "Say hi." not in pynchy(env, "--help").stdout
+    pynchy(env, "--help")  # kept
     (site / "pynchy_hi.py").write_text(COMMAND_PLUGIN.format(text="Say hi."))
     install_plugin(site, "hi")
-    installed = console(env, "--help").stdout
+    installed = pynchy(env, "--help").stdout
     assert "Say hi." in installed
-    assert console(env, "--help").stdout == installed
+    assert pynchy(env, "--help").stdout == installed
     (site / "pynchy_hi.py").write_text(COMMAND_PLUGIN.format(text="Say hello, at length."))
-    assert "Say hello, at length." in console(env, "--help").stdout  # the plugin edited
+    assert "Say hello, at length." in pynchy(env, "--help").stdout  # the plugin edited
     (pynchy_home / "config.toml").write_text("[plugin.hi]\nenabled = false\n")
-    assert "Say hello" not in console(env, "--help").stdout  # disabled in config
+    assert "Say hello" not in pynchy(env, "--help").stdout  # disabled in config
 
 
 def test_a_plugin_warning_shows_on_every_root_help(tmp_path: Path) -> None:
@@ -213,6 +207,6 @@ def test_a_plugin_warning_shows_on_every_root_help(tmp_path: Path) -> None:
     (site / "pynchy_bad.py").write_text("import pynchy_no_such_module\n")
     install_plugin(site, "bad")
     env = {**os.environ, "PYTHONPATH": str(site)}
-    first, second = console(env, "--help"), console(env, "--help")
+    first, second = pynchy(env, "--help"), pynchy(env, "--help")
     assert first.returncode == second.returncode == 0
     assert "bad" in first.stderr and second.stderr == first.stderr

@@ -101,7 +101,9 @@ def run(
         prompt = _read_stdin()
     if not prompt:
         raise UsageError("no prompt given", 'Say what to do: pynchy agent run "..."')
-    if model and not agent:  # a wrong --model is said at once, not after the group's lock
+    # A wrong --model is said at once, not after the group's lock. Only the flag: the rest
+    # of the model choice waits for the lock (a resumed session may be an agent profile's).
+    if model and not agent:
         parse_model(model, c.settings)
     found = find_group(c.db, group)
     if found is None:

@@ -159,8 +159,9 @@ def show_root_help(args: list[str], render: Callable[[], None]) -> None:
     try:
         render()
     except SystemExit as exit:
-        if exit.code == code and not err.text() and out.text():
-            _keep(path, key, out.text())
+        made = out.text()
+        if exit.code == code and made and not err.text():
+            _keep(path, key, made)
         raise
     finally:
         sys.stdout, sys.stderr = out._stream, err._stream
