@@ -332,6 +332,32 @@ async def mcp_answers(
     return answers
 
 
+def mcp_call(target: Any, tool: str, /, **arguments: Any) -> Any:
+    """One tool call (see `mcp_answers`) from a plain test: its answer; the test fails with
+    the tool's error when it answered one."""
+    [(is_error, answer)] = asyncio.run(mcp_answers(target, [(tool, arguments)]))
+    assert not is_error, answer
+    return answer
+
+
+def mcp_error(target: Any, tool: str, /, **arguments: Any) -> str:
+    """One tool call that must fail: the error text it answered."""
+    [(is_error, answer)] = asyncio.run(mcp_answers(target, [(tool, arguments)]))
+    assert is_error, answer
+    return answer
+
+
+def mcp_tool_hints(target: Any) -> dict[str, Any]:
+    """name -> annotations (the hints the policy gate reads) of every tool the server lists."""
+    from mcp import Client
+
+    async def listed() -> dict[str, Any]:
+        async with Client(target) as client:
+            return {t.name: t.annotations for t in (await client.list_tools()).tools}
+
+    return asyncio.run(listed())
+
+
 def run_pynchy(
     home: Path,
     *args: str,

@@ -5,11 +5,12 @@ way pynchy starts it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 from pynchy_calendar.plugin import calendar_server
 from pynchy_calendar.server import server
 from radicale_server import PASSWORD, USER, Radicale, free_port
@@ -34,17 +35,8 @@ def add_event(calendar: Any, uid: str, summary: str, start: str, end: str, extra
     calendar.save_event(EVENT.format(uid=uid, summary=summary, start=start, end=end, extra=extra))
 
 
-def call(tool: str, **arguments: Any) -> Any:
-    """One tool call on the in-process server: its answer, or pytest fails with the error."""
-    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
-    assert not is_error, answer
-    return answer
-
-
-def error_of(tool: str, **arguments: Any) -> str:
-    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
-    assert is_error, answer
-    return answer
+call = functools.partial(testing.mcp_call, server)
+error_of = functools.partial(testing.mcp_error, server)
 
 
 @pytest.fixture
@@ -56,11 +48,7 @@ def configured(radicale: Radicale, monkeypatch: pytest.MonkeyPatch) -> Radicale:
 
 
 def test_tools_carry_the_annotations_the_policy_gate_reads():
-    async def listed() -> dict[str, Any]:
-        async with Client(server) as client:
-            return {t.name: t.annotations for t in (await client.list_tools()).tools}
-
-    tools = asyncio.run(listed())
+    tools = testing.mcp_tool_hints(server)
     assert set(tools) == {
         "list_calendars",
         "list_events",

@@ -5,13 +5,14 @@ pynchy_email.server` over stdio the way pynchy starts it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from email import message_from_string
 from email.policy import default
 from typing import Any
 
 import pytest
 from mail_servers import PASSWORD, SMTP_PASSWORD, USER, Dovecot, SmtpSink, free_port
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 from pynchy_email.plugin import TOOL_FLAGS, email_server
 from pynchy_email.server import server
 
@@ -54,16 +55,8 @@ JVBERi0xLjQK
 """
 
 
-def call(tool: str, **arguments: Any) -> Any:
-    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
-    assert not is_error, answer
-    return answer
-
-
-def error_of(tool: str, **arguments: Any) -> str:
-    [(is_error, answer)] = asyncio.run(testing.mcp_answers(server, [(tool, arguments)]))
-    assert is_error, answer
-    return answer
+call = functools.partial(testing.mcp_call, server)
+error_of = functools.partial(testing.mcp_error, server)
 
 
 @pytest.fixture
@@ -78,11 +71,7 @@ def mailbox(dovecot: Dovecot, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_tools_carry_the_annotations_and_flags_the_policy_gate_reads():
-    async def listed() -> dict[str, Any]:
-        async with Client(server) as client:
-            return {t.name: t.annotations for t in (await client.list_tools()).tools}
-
-    tools = asyncio.run(listed())
+    tools = testing.mcp_tool_hints(server)
     assert set(tools) == set(TOOL_FLAGS)
     for name in ("list_folders", "search_messages", "read_message"):
         assert tools[name].read_only_hint is True
